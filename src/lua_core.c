@@ -1,0 +1,17 @@
+/* luaopen_dpty_core: the entry point of the C runtime, for `require "dpty.core"` from stock
+ * lua5.4 (dpty/core.so) and for the dpty executable, which preloads it. */
+#include <lauxlib.h>
+
+#include "core.h"
+
+int luaopen_dpty_core(lua_State *L) {
+  lua_newtable(L);
+  dpty_open_keys(L);
+  dpty_open_frames(L);
+  dpty_open_http(L);
+  dpty_open_pty(L);
+  dpty_open_loop(L);
+  lua_pushliteral(L, DPTY_VERSION);
+  lua_setfield(L, -2, "version");
+  return 1;
+}
