@@ -1,0 +1,299 @@
+-- The dpty command line: `dpty run | attach | exec | version`, and `dpty SCRIPT.lua`.
+-- The verbs are written on the public API, as a user's script would be.
+local core = require "dpty.core"
+local flags = require "dpty.flags"
+local keys = require "dpty.keys"
+
+local M = {}
+
+local USAGE = [[
+Usage:  dpty [GLOBAL OPTIONS] COMMAND [ARGS...]
+        dpty [GLOBAL OPTIONS] SCRIPT.lua [ARGS...]
+
+The pseudo-terminal of a Docker container, for your terminal or a Lua script.
+
+Commands:
+  run      Create and run a new container, attached to this terminal
+  attach   Attach this terminal to a running container
+  exec     Run a command in a running container
+  version  Show the dpty and Docker Engine versions
+
+Global options:
+  -H, --host string   Docker daemon socket (unix:///path or tcp://host:port; default DOCKER_HOST)
+      --no-config     Do not run the user's init file
+  -h, --help          Show this help
+
+Run 'dpty COMMAND --help' for more on a command. Detach with ctrl-p,ctrl-q (or --detach-keys,
+or "detachKeys" in $DOCKER_CONFIG/config.json).
+]]
+
+local function say(fmt, ...) io.stderr:write("dpty: ", fmt:format(...), "\n") end
+
+-- A user error before anything was created: the message, a hint, and docker's code 125.
+local function usage_error(verb, msg)
+  say("%s", msg)
+  io.stderr:write(("See 'dpty %s--help'.\n"):format(verb and (verb .. " ") or ""))
+  return 125
+end
+
+local RUN_FLAGS = {
+  { long = "interactive", short = "i", help = "Keep STDIN open and attach it" },
+  { long = "tty", short = "t", help = "Allocate a pseudo-TTY" },
+  { long = "rm", help = "Remove the container when it exits (or when dpty is stopped)" },
+  { long = "name", arg = true, help = "Assign a name to the container" },
+  { long = "env", short = "e", arg = true, multi = true, meta = "K=V", help = "Set environment variables" },
+  { long = "workdir", short = "w", arg = true, help = "Working directory inside the container" },
+  { long = "user", short = "u", arg = true, help = "Username or UID (format: <name|uid>[:<group|gid>])" },
+  { long = "entrypoint", arg = true, help = "Overwrite the default ENTRYPOINT of the image" },
+  { long = "network", arg = true, help = "Connect a container to a network (e.g. none)" },
+  { long = "detach-keys", arg = true, help = "Override the key sequence for detaching" },
+  { long = "help", help = "Show this help" },
+}
+
+local ATTACH_FLAGS = {
+  { long = "detach-keys", arg = true, help = "Override the key sequence for detaching" },
+  { long = "no-stdin", help = "Do not attach STDIN" },
+  { long = "help", help = "Show this help" },
+}
+
+local EXEC_FLAGS = {
+  { long = "interactive", short = "i", help = "Keep STDIN open and attach it" },
+  { long = "tty", short = "t", help = "Allocate a pseudo-TTY" },
+  { long = "env", short = "e", arg = true, multi = true, meta = "K=V", help = "Set environment variables" },
+  { long = "workdir", short = "w", arg = true, help = "Working directory inside the container" },
+  { long = "user", short = "u", arg = true, help = "Username or UID" },
+  { long = "privileged", help = "Give extended privileges to the command" },
+  { long = "detach-keys", arg = true, help = "Override the key sequence for detaching" },
+  { long = "help", help = "Show this help" },
+}
+
+local function help(verb, usage, spec)
+  io.stdout:write("Usage:  dpty ", verb, " ", usage, "\n\nOptions:\n", flags.usage(spec), "\n")
+  return 0
+end
+
+local function connect(host)
+  local dpty = require "dpty"
+  local ok, docker = pcall(dpty.docker, host)
+  if not ok then return nil, docker end
+  local up, err = docker:ping()
+  if not up then return nil, err end
+  return docker
+end
+
+-- After a session: the exit code, and a word for the person when it did not just exit.
+local function session_outcome(verb, s, code, why, extra)
+  if code then return code end
+  if why == "detached" then
+    local who = s.kind == "exec" and ("an exec in " .. (s.name or s.id:sub(1, 12))) or (s.name ~= "" and s.name or s.id:sub(1, 12))
+    say("detached from %s, which is still running%s", who,
+      s.kind == "container" and (" (dpty attach " .. (s.name ~= "" and s.name or s.id:sub(1, 12)) .. " to come back)") or "")
+    return verb == "run" and 0 or 1
+  elseif why == "signal" then
+    return 128 + extra
+  elseif why == "output closed" then
+    return 141
+  end
+  say("%s", tostring(why))
+  return type(extra) == "number" and extra or 125
+end
+
+function M.run(args, first, global)
+  local o, rest = flags.parse(RUN_FLAGS, args, first)
+  if not o then return usage_error("run", rest) end
+  if o.help then return help("run", "[OPTIONS] IMAGE [COMMAND] [ARG...]", RUN_FLAGS) end
+  if #rest < 1 then return usage_error("run", '"dpty run" requires at least 1 argument (the image)') end
+  local spec, kerr = keys.detach(o["detach-keys"])
+  if not spec then return usage_error("run", kerr) end
+  if o.tty and o.interactive and not core.isatty(0) then
+    say("the input device is not a TTY: drop -t, or run dpty from a terminal")
+    return 1
+  end
+  local image = table.remove(rest, 1)
+  local docker, err = connect(global.host)
+  if not docker then
+    say("%s", err)
+    return 125
+  end
+  local dpty = require "dpty"
+  local rows, cols = core.term_size(1)
+  local body = {
+    Image = image, Cmd = #rest > 0 and rest or nil, Tty = o.tty or false,
+    OpenStdin = o.interactive or false, StdinOnce = o.interactive or false,
+    AttachStdin = o.interactive or false, AttachStdout = true, AttachStderr = true,
+    Env = o.env, WorkingDir = o.workdir, User = o.user,
+    Entrypoint = o.entrypoint and { o.entrypoint } or nil,
+    HostConfig = { AutoRemove = o.rm or false, NetworkMode = o.network,
+      ConsoleSize = (o.tty and rows) and { rows, cols } or nil },
+  }
+  local id, cerr, status = docker:create(body, o.name)
+  if not id then
+    if status == 404 and cerr:find("No such image", 1, true) then
+      say("Unable to find image '%s' locally: %s (pull it with `docker pull %s`)", image, cerr, image)
+    else
+      say("%s", cerr)
+    end
+    return 125
+  end
+  local function discard()
+    if o.rm then
+      docker:kill(id, "KILL")
+      docker:remove(id, { force = true })
+    end
+  end
+  local s, aerr = dpty.attach(docker, id, { stdin = o.interactive, detach_keys = spec })
+  if not s then
+    say("%s", aerr)
+    discard()
+    return 125
+  end
+  -- Whatever happens from here, a --rm container does not outlive this dpty.
+  local ok, code, why, extra = pcall(function()
+    local started, serr, scode = s:start()
+    if not started then return nil, serr, scode end
+    return s:interact()
+  end)
+  if not ok then
+    discard()
+    s:close()
+    error(code, 0)
+  end
+  if code == nil and why ~= "detached" then discard() end
+  local result = session_outcome("run", s, code, why, extra)
+  s:close()
+  return result
+end
+
+function M.attach(args, first, global)
+  local o, rest = flags.parse(ATTACH_FLAGS, args, first)
+  if not o then return usage_error("attach", rest) end
+  if o.help then return help("attach", "[OPTIONS] CONTAINER", ATTACH_FLAGS) end
+  if #rest ~= 1 then return usage_error("attach", '"dpty attach" requires exactly 1 argument (the container)') end
+  local spec, kerr = keys.detach(o["detach-keys"])
+  if not spec then return usage_error("attach", kerr) end
+  local docker, err = connect(global.host)
+  if not docker then
+    say("%s", err)
+    return 125
+  end
+  local info, ierr = docker:inspect(rest[1])
+  if not info then
+    say("%s", ierr)
+    return 1
+  end
+  if info.Config.Tty and info.Config.OpenStdin and not o["no-stdin"] and not core.isatty(0) then
+    say("the input device is not a TTY: use --no-stdin, or attach from a terminal")
+    return 1
+  end
+  local s, aerr = require("dpty").attach(docker, rest[1], { stdin = not o["no-stdin"], detach_keys = spec })
+  if not s then
+    say("%s", aerr)
+    return 1
+  end
+  local code, why, extra = s:interact()
+  local result = session_outcome("attach", s, code, why, extra)
+  s:close()
+  return result
+end
+
+function M.exec(args, first, global)
+  local o, rest = flags.parse(EXEC_FLAGS, args, first)
+  if not o then return usage_error("exec", rest) end
+  if o.help then return help("exec", "[OPTIONS] CONTAINER COMMAND [ARG...]", EXEC_FLAGS) end
+  if #rest < 2 then return usage_error("exec", '"dpty exec" requires at least 2 arguments (container and command)') end
+  local spec, kerr = keys.detach(o["detach-keys"])
+  if not spec then return usage_error("exec", kerr) end
+  if o.tty and o.interactive and not core.isatty(0) then
+    say("the input device is not a TTY: drop -t, or run dpty from a terminal")
+    return 1
+  end
+  local docker, err = connect(global.host)
+  if not docker then
+    say("%s", err)
+    return 125
+  end
+  local container = table.remove(rest, 1)
+  local s, eerr = require("dpty").exec(docker, container, rest, {
+    tty = o.tty or false, stdin = o.interactive or false, env = o.env, workdir = o.workdir,
+    user = o.user, privileged = o.privileged, detach_keys = spec,
+  })
+  if not s then
+    say("%s", eerr)
+    return 1
+  end
+  local code, why, extra = s:interact()
+  local result = session_outcome("exec", s, code, why, extra)
+  s:close()
+  return result
+end
+
+function M.version(_, _, global)
+  io.stdout:write(("dpty %s (%s, %s)\n"):format(core.version, _VERSION, core.curl_version and core.curl_version() or "libcurl"))
+  local docker, err = connect(global.host)
+  if not docker then
+    io.stdout:write("Engine: unreachable: ", err, "\n")
+    return 0
+  end
+  local status, v = docker:request("GET", "/version")
+  if status == 200 and type(v) == "table" then
+    io.stdout:write(("Engine: %s (API %s, using %s) at %s\n"):format(v.Version, v.ApiVersion, docker.api, docker.host))
+  end
+  return 0
+end
+
+-- dpty SCRIPT.lua ARGS...: the script sees `arg` and `...` as under lua.
+function M.script(args, first)
+  local path = args[first]
+  local chunk, err = loadfile(path)
+  if not chunk then error(err, 0) end
+  local script_arg = { [-1] = args[0], [0] = path }
+  for k = first + 1, #args do script_arg[#script_arg + 1] = args[k] end
+  _G.arg = script_arg
+  local r = chunk(table.unpack(script_arg, 1, #script_arg))
+  if math.type(r) == "integer" then return r end
+  if r == false then return 1 end
+  return 0
+end
+
+local VERBS = { run = M.run, attach = M.attach, exec = M.exec, version = M.version }
+
+-- argv as main() gives it (argv[0] = program) -> exit code
+function M.main(argv)
+  local global = {}
+  local i = 1
+  while argv[i] do
+    local a = argv[i]
+    if a == "-H" or a == "--host" then
+      global.host = argv[i + 1]
+      if not global.host then return usage_error(nil, "flag needs an argument: " .. a) end
+      i = i + 2
+    elseif a:match("^%-%-host=") then
+      global.host = a:sub(8)
+      i = i + 1
+    elseif a == "--no-config" then
+      global.no_config = true
+      i = i + 1
+    elseif a == "-h" or a == "--help" or a == "help" then
+      io.stdout:write(USAGE)
+      return 0
+    elseif a == "-v" or a == "--version" then
+      return M.version(argv, i + 1, global)
+    elseif a:sub(1, 1) == "-" then
+      return usage_error(nil, "unknown flag: " .. a)
+    else
+      break
+    end
+  end
+  local verb = argv[i]
+  if not verb then
+    io.stderr:write(USAGE)
+    return 125
+  end
+  if global.host then require("dpty.engine").default_host = global.host end
+  local fn = VERBS[verb]
+  if fn then return fn(argv, i + 1, global) end
+  if verb:match("%.lua$") or io.open(verb, "r") then return M.script(argv, i) end
+  return usage_error(nil, ("'%s' is not a dpty command or a Lua script"):format(verb))
+end
+
+return M
