@@ -29,6 +29,12 @@ or "detachKeys" in $DOCKER_CONFIG/config.json).
 
 local function say(fmt, ...) io.stderr:write("dpty: ", fmt:format(...), "\n") end
 
+-- After a raw-mode session the cursor may sit mid-line: start the message on its own.
+local function say_on_new_line(fmt, ...)
+  if core.isatty(2) then io.stderr:write("\r\n") end
+  say(fmt, ...)
+end
+
 -- A user error before anything was created: the message, a hint, and docker's code 125.
 local function usage_error(verb, msg)
   say("%s", msg)
@@ -86,7 +92,7 @@ local function session_outcome(verb, s, code, why, extra)
   if code then return code end
   if why == "detached" then
     local who = s.kind == "exec" and ("an exec in " .. (s.name or s.id:sub(1, 12))) or (s.name ~= "" and s.name or s.id:sub(1, 12))
-    say("detached from %s, which is still running%s", who,
+    say_on_new_line("detached from %s, which is still running%s", who,
       s.kind == "container" and (" (dpty attach " .. (s.name ~= "" and s.name or s.id:sub(1, 12)) .. " to come back)") or "")
     return verb == "run" and 0 or 1
   elseif why == "signal" then

@@ -193,6 +193,7 @@ function Session:interact(iopts)
     if not ok then return nil, err, code end
   end
   local conn = self.conn
+  local cid = conn:id()
   local interactive = self.stdin and core.isatty(0)
   local raw = self.tty and interactive
   local bindings = {}
@@ -206,10 +207,10 @@ function Session:interact(iopts)
   local unhooks = {}
   local guard <close> = setmetatable({}, { __close = function()
     for _, u in ipairs(unhooks) do u() end
-    loop.listen(conn:id(), nil)
+    loop.listen(cid, nil)
     the_loop:detach_host()
   end })
-  loop.listen(conn:id(), function(kind, v)
+  loop.listen(cid, function(kind, v)
     if kind == "eof" then
       outcome = outcome or "eof"
     elseif kind == "key" and v == DETACH_ID then
