@@ -146,7 +146,7 @@ int loop_wait(loop *l, long timeout_ms) {
   l->nevents = 0;
 
   session *h = l->host;
-  if (h && h->key_rest.len) { /* input that followed a key match Lua has now handled */
+  if (h && h->keys_unsettled) { /* input that followed a key match Lua has now handled */
     unsigned char rest[STDIN_CHUNK * 4];
     size_t n = h->key_rest.len < sizeof rest ? h->key_rest.len : sizeof rest;
     memcpy(rest, buffer_head(&h->key_rest), n);

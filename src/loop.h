@@ -41,6 +41,7 @@ typedef struct session {
   buffer to_container;   /* keys/stdin waiting to be sent */
   buffer pending;        /* output received while no host is attached */
   buffer key_rest;       /* input after a key match, fed once Lua has acted on it */
+  int keys_unsettled;    /* a match was reported: feed key_rest (maybe empty) next */
   keymatcher *keys;
   long key_timeout_ms;   /* <0: wait forever for the rest of a bound sequence */
   int64_t key_deadline;  /* 0: none */

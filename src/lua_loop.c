@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core.h"
@@ -349,8 +350,11 @@ static int l_term_size(lua_State *L) {
   return 2;
 }
 
+/* core.monotonic() -> seconds on a clock that never jumps, for deadlines in Lua */
 static int l_monotonic(lua_State *L) {
-  lua_pushnumber(L, (lua_Number)loop_now_ms() / 1000.0);
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  lua_pushnumber(L, (lua_Number)ts.tv_sec + (lua_Number)ts.tv_nsec / 1e9);
   return 1;
 }
 

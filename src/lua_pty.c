@@ -437,15 +437,6 @@ static int l_tostring(lua_State *L) {
   return 1;
 }
 
-/* ---- a monotonic clock, for deadlines in Lua ---- */
-
-static int l_monotonic(lua_State *L) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  lua_pushnumber(L, (lua_Number)ts.tv_sec + (lua_Number)ts.tv_nsec / 1e9);
-  return 1;
-}
-
 static const luaL_Reg methods[] = {
     {"read", l_read},     {"write", l_write}, {"resize", l_resize}, {"size", l_size},
     {"termios", l_termios}, {"stty", l_stty}, {"wait", l_wait},     {"kill", l_kill},
@@ -465,6 +456,4 @@ void dpty_open_pty(lua_State *L) {
   lua_pop(L, 1);
   lua_pushcfunction(L, l_pty_spawn);
   lua_setfield(L, -2, "pty_spawn");
-  lua_pushcfunction(L, l_monotonic);
-  lua_setfield(L, -2, "monotonic");
 }

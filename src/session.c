@@ -264,17 +264,19 @@ int session_wants_read(const session *s) {
 /* Host keys through the session's bindings; a match stops the feed and becomes an event,
  * the rest waits in key_rest until Lua has acted on the match. */
 void session_feed_keys(session *s, const unsigned char *p, size_t n) {
-  while (n) {
+  s->keys_unsettled = 0;
+  do { /* an empty feed settles bytes still held after a match */
     int match = -1;
     size_t used = keymatcher_feed(s->keys, p, n, queue_key_bytes, s, &match);
     p += used;
     n -= used;
     if (match >= 0) {
       buffer_append(&s->key_rest, p, n);
+      s->keys_unsettled = 1;
       loop_push(s->loop, EV_KEY, s->id, match);
       break;
     }
-  }
+  } while (n);
   s->key_deadline =
       keymatcher_pending(s->keys) && s->key_timeout_ms >= 0 ? loop_now_ms() + s->key_timeout_ms : 0;
   session_pump_write(s);

@@ -52,6 +52,7 @@ local RUN_FLAGS = {
   { long = "user", short = "u", arg = true, help = "Username or UID (format: <name|uid>[:<group|gid>])" },
   { long = "entrypoint", arg = true, help = "Overwrite the default ENTRYPOINT of the image" },
   { long = "network", arg = true, help = "Connect a container to a network (e.g. none)" },
+  { long = "label", short = "l", arg = true, multi = true, meta = "K=V", help = "Set metadata on the container" },
   { long = "detach-keys", arg = true, help = "Override the key sequence for detaching" },
   { long = "help", help = "Show this help" },
 }
@@ -123,11 +124,18 @@ function M.run(args, first, global)
   end
   local dpty = require "dpty"
   local rows, cols = core.term_size(1)
+  local labels
+  for _, l in ipairs(o.label or {}) do
+    local k, v = l:match("^([^=]+)=?(.*)$")
+    if not k then return usage_error("run", ("invalid label %q: use KEY=VALUE"):format(l)) end
+    labels = labels or {}
+    labels[k] = v
+  end
   local body = {
     Image = image, Cmd = #rest > 0 and rest or nil, Tty = o.tty or false,
     OpenStdin = o.interactive or false, StdinOnce = o.interactive or false,
     AttachStdin = o.interactive or false, AttachStdout = true, AttachStderr = true,
-    Env = o.env, WorkingDir = o.workdir, User = o.user,
+    Env = o.env, WorkingDir = o.workdir, User = o.user, Labels = labels,
     Entrypoint = o.entrypoint and { o.entrypoint } or nil,
     HostConfig = { AutoRemove = o.rm or false, NetworkMode = o.network,
       ConsoleSize = (o.tty and rows) and { rows, cols } or nil },
