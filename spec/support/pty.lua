@@ -25,6 +25,11 @@ function P.visible(s)
   end))
 end
 
+-- Pause between keystrokes (the pty buffers whatever arrives meanwhile).
+function P.sleep(seconds)
+  os.execute(("sleep %.3f"):format(seconds))
+end
+
 local Pty = {}
 Pty.__index = Pty
 
