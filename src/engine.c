@@ -151,6 +151,9 @@ void request_describe_error(const request *r, const engine_target *t, char *out,
   if (r->result == CURLE_COULDNT_CONNECT || r->result == CURLE_COULDNT_RESOLVE_HOST)
     snprintf(out, cap, "Cannot connect to the Docker daemon at %s (%s). Is the docker daemon running?",
              where, why);
+  else if (r->result == CURLE_PARTIAL_FILE || r->result == CURLE_RECV_ERROR ||
+           r->result == CURLE_GOT_NOTHING || r->result == CURLE_SEND_ERROR)
+    snprintf(out, cap, "lost the connection to the Docker daemon at %s (%s)", where, why);
   else
     snprintf(out, cap, "request to the Docker daemon at %s failed: %s", where, why);
 }

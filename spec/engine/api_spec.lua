@@ -67,6 +67,13 @@ describe("dpty.docker", function()
     assert.matches("No such container", serr)
   end)
 
+  it("shows the plain-text errors of hijack endpoints with the engine's message", function()
+    local conn, err, status = docker:hijack("/containers/nosuch-dpty-api/attach?stream=1&stdout=1", nil, false)
+    assert.is_nil(conn)
+    assert.are.equal("No such container: nosuch-dpty-api", err)
+    assert.are.equal(404, status)
+  end)
+
   it("kill sends a signal: wait gets 128+N", function()
     local id = assert(docker:create(body({ "sleep", "60" })))
     assert(docker:start(id))
