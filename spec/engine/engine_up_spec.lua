@@ -42,4 +42,19 @@ describe("test environment", function()
     assert.is_false(T.exists(a))
     assert.is_false(T.running(a))
   end)
+
+  it("cleans up this run's containers and no other run's", function()
+    local mine, theirs = T.name("mine"), T.name("theirs")
+    local other = "dpty.test=" .. T.run .. "-other"
+    for _, c in ipairs { { mine, T.label }, { theirs, other } } do
+      local _, err, code = T.docker { "create", "--network", "none", "--label", c[2], "--name", c[1], T.image, "true" }
+      assert.are.equal(0, code, err)
+    end
+    assert.is_true(#T.containers() >= 1)
+    T.cleanup()
+    assert.is_false(T.exists(mine))
+    assert.is_true(T.exists(theirs))
+    assert.are.same({}, T.containers())
+    T.docker { "rm", "-f", theirs }
+  end)
 end)

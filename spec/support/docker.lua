@@ -1,11 +1,14 @@
 -- Helpers for engine specs: run shell and docker commands, name and clean up test containers.
 --   local T = require "support.docker"
 --   local out, err, code = T.docker { "run", "--rm", "--network", "none", "--label", T.label, "busybox", "true" }
--- Every container a spec creates carries the label `dpty.test` (T.label) so that T.cleanup()
--- and spec/support/test.sh can remove whatever a failing spec left behind.
+-- Every container a spec creates carries the label T.label (`dpty.test=<run id>`) so that
+-- T.cleanup() and spec/support/test.sh can remove whatever a failing spec left behind. The run
+-- id ($DPTY_TEST_RUN, set by test.sh; else one per process) keeps test runs that share an
+-- engine from removing or counting each other's containers: use T.filter, not the bare key.
+-- Sweep every run's leftovers by hand with:
+--   docker ps -aq --filter label=dpty.test | xargs -r docker rm -f
 local M = {}
 
-M.label = "dpty.test=1"
 M.image = "busybox"
 
 -- Quote one word for /bin/sh.
@@ -83,15 +86,32 @@ local function random_hex(n)
   return (bytes:gsub(".", function(c) return ("%02x"):format(c:byte()) end))
 end
 
+M.run = os.getenv("DPTY_TEST_RUN")
+if not M.run or not M.run:match("^[%w_.-]+$") then M.run = random_hex(4) end
+M.label = "dpty.test=" .. M.run
+M.filter = "label=" .. M.label
+
 -- A fresh container name: dpty-test-<prefix>-<random>.
 function M.name(prefix)
   prefix = tostring(prefix or "c"):gsub("[^%w_.-]", "-")
   return "dpty-test-" .. prefix .. "-" .. random_hex(5)
 end
 
--- Remove every container labelled dpty.test (running or not).
+-- Ids of this run's containers (running or not).
+function M.containers()
+  local out = M.docker { "ps", "-aq", "--filter", M.filter }
+  local ids = {}
+  for id in out:gmatch("%S+") do ids[#ids + 1] = id end
+  return ids
+end
+
+-- Remove this run's containers (running or not).
 function M.cleanup()
-  return M.sh("env -u LD_PRELOAD docker ps -aq --filter label=dpty.test | env -u LD_PRELOAD xargs -r docker rm -f")
+  local ids = M.containers()
+  if #ids == 0 then return "", "", 0 end
+  local args = { "rm", "-f" }
+  for _, id in ipairs(ids) do args[#args + 1] = id end
+  return M.docker(args)
 end
 
 -- Does a container with this name or id exist?

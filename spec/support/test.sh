@@ -4,7 +4,9 @@
 #   spec/support/test.sh [BUSTED ARGS...]     e.g. spec/support/test.sh spec/unit
 #   DPTY_SKIP_ASAN=1 spec/support/test.sh     skip the sanitizer pass
 # Ends with "N passed, M failed" (both passes together); exits non-zero if anything failed.
-# Containers labelled dpty.test are removed at the end, whatever happened.
+# This run's containers (label dpty.test=$DPTY_TEST_RUN) are removed at the end, whatever
+# happened; other runs sharing the engine keep theirs. Sweep every run's leftovers by hand with
+#   docker ps -aq --filter label=dpty.test | xargs -r docker rm -f
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
@@ -15,9 +17,14 @@ status=0
 
 say() { printf 'test: %s\n' "$*" >&2; }
 
+if [ -z "${DPTY_TEST_RUN:-}" ]; then
+  DPTY_TEST_RUN=$(od -An -tx1 -N4 /dev/urandom | tr -d ' \n')
+fi
+export DPTY_TEST_RUN
+
 cleanup() {
   if command -v docker >/dev/null 2>&1; then
-    env -u LD_PRELOAD docker ps -aq --filter label=dpty.test 2>/dev/null |
+    env -u LD_PRELOAD docker ps -aq --filter "label=dpty.test=$DPTY_TEST_RUN" 2>/dev/null |
       xargs -r env -u LD_PRELOAD docker rm -f >/dev/null 2>&1 || true
   fi
 }
