@@ -123,10 +123,11 @@ function Session:start()
     if not conn then return nil, err, status == 404 and 125 or 126 end
     self.conn = conn
     self.state = "running"
-    -- Only after the 101: before it the Engine holds the resize for 10 s and fails.
+    -- Only after the 101 (before it the Engine holds the resize for 10 s and fails), and
+    -- waited for, so the first command already sees the size (moby#35407).
     if self.tty then
       local rows, cols = self:_size()
-      if rows then self.docker:resize_async("exec", self.exec_id, rows, cols) end
+      if rows then self.docker:exec_resize(self.exec_id, rows, cols) end
     end
     return true
   end

@@ -3,7 +3,7 @@ local dpty = require "dpty"
 local T = require "support.docker"
 
 local function body(cmd, extra)
-  local b = { Image = T.image, Cmd = cmd, Labels = { ["dpty.test"] = "1" }, HostConfig = { NetworkMode = "none" } }
+  local b = { Image = T.image, Cmd = cmd, Labels = { ["dpty.test"] = T.run }, HostConfig = { NetworkMode = "none" } }
   for k, v in pairs(extra or {}) do b[k] = v end
   return b
 end

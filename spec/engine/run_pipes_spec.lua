@@ -10,7 +10,7 @@ local function run(args, stdin_file)
 end
 
 local function count_test_containers()
-  local out = T.docker { "ps", "-aq", "--filter", "label=dpty.test" }
+  local out = T.docker { "ps", "-aq", "--filter", T.filter }
   local n = 0
   for _ in out:gmatch("%S+") do n = n + 1 end
   return n

@@ -51,11 +51,11 @@ describe("dpty SCRIPT.lua", function()
       local dpty = require "dpty"
       local docker = dpty.docker()
       local id = assert(docker:create { Image = "busybox", Cmd = { "sh" }, Tty = true, OpenStdin = true,
-        StdinOnce = true, Labels = { ["dpty.test"] = "1" }, HostConfig = { NetworkMode = "none", AutoRemove = true } })
+        StdinOnce = true, Labels = { ["dpty.test"] = %q }, HostConfig = { NetworkMode = "none", AutoRemove = true } })
       local code = dpty.start(docker, id)
       io.stderr:write("code=", tostring(code), "\n")
       error("after the session")
-    ]]))
+    ]]):format(T.run))
     local p <close> = P.spawn({ dpty, path }, { rows = 20, cols = 70 })
     local before = p:termios()
     p:expect("/ # ")
