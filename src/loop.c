@@ -120,10 +120,14 @@ static void pump_stdin(loop *l) {
   } while (n < 0 && errno == EINTR);
   if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
   if (n > 0) {
-    if (s->tty)
+    s->last_input_ms = loop_now_ms();
+    if (s->tty) {
       session_feed_keys(s, chunk, (size_t)n);
-    else
+    } else if (s->tap_input) {
+      session_feed_keys(s, chunk, (size_t)n); /* no bindings: all of it goes to the tap */
+    } else {
       session_send(s, chunk, (size_t)n);
+    }
     return;
   }
   /* EOF, or EIO when the terminal went away. Held keys were typed: they go out. A tty
@@ -132,6 +136,8 @@ static void pump_stdin(loop *l) {
   l->stdin_eof = 1;
   if (s->tty) {
     flush_held_keys(s);
+  } else if (s->tapped_in.len) {
+    s->shutdown_after_tap = 1; /* after Lua's input hooks have passed the last bytes on */
   } else {
     session_close_write(s);
   }
@@ -163,7 +169,7 @@ int loop_wait(loop *l, long timeout_ms) {
     /* session EOF: reported once everything it sent has reached the host */
     for (session *s = l->sessions; s; s = s->next) {
       session_pump_read(s); /* also moves output held from before an attach */
-      if (s->read_eof && !s->eof_reported && (l->host != s || (outlets_drained(l) && !s->pending.len))) {
+      if (s->read_eof && !s->eof_reported && (l->host != s || (outlets_drained(l) && !s->pending.len && !s->tapped_out.len))) {
         s->eof_reported = 1;
         loop_push(l, EV_EOF, s->id, 0);
       }
@@ -174,7 +180,7 @@ int loop_wait(loop *l, long timeout_ms) {
 
     fds[n++] = (struct curl_waitfd){.fd = l->signals.pipe[0], .events = POLLIN};
     if (h) {
-      if (l->host_stdin >= 0 && !l->stdin_eof && !h->key_rest.len && !h->write_closed &&
+      if (l->host_stdin >= 0 && !l->stdin_eof && !h->key_rest.len && !h->tapped_in.len && !h->write_closed &&
           buffer_space(&h->to_container) >= STDIN_CHUNK + 64)
         who[n] = NULL, fds[n++] = (struct curl_waitfd){.fd = l->host_stdin, .events = POLLIN};
       for (int i = 1; i <= 2; i++)

@@ -14,7 +14,7 @@
 #include "signals.h"
 #include "term.h"
 
-enum event_kind { EV_REQUEST, EV_EOF, EV_KEY, EV_SIGNAL, EV_OUTPUT_CLOSED };
+enum event_kind { EV_REQUEST, EV_EOF, EV_KEY, EV_SIGNAL, EV_OUTPUT_CLOSED, EV_OUTPUT, EV_INPUT };
 
 typedef struct {
   int kind;
@@ -42,6 +42,12 @@ typedef struct session {
   buffer pending;        /* output received while no host is attached */
   buffer key_rest;       /* input after a key match, fed once Lua has acted on it */
   int keys_unsettled;    /* a match was reported: feed key_rest (maybe empty) next */
+  /* Taps: with a Lua output/input hook, bytes stop here (as {stream, len, data} records
+   * for output) until Lua has seen them; without one, the data path never enters Lua. */
+  int tap_output, tap_input;
+  int shutdown_after_tap;  /* stdin ended while input waited in the tap */
+  dynbuf tapped_out, tapped_in;
+  int64_t last_input_ms; /* when the host last typed into this session */
   keymatcher *keys;
   long key_timeout_ms;   /* <0: wait forever for the rest of a bound sequence */
   int64_t key_deadline;  /* 0: none */
@@ -84,6 +90,9 @@ size_t session_send(session *s, const void *p, size_t n);
 void session_close_write(session *s);
 
 int host_attach(loop *l, session *s, int use_stdin, int raw, char *err, size_t errcap);
+/* Output to the host's stdout (stream 1) or stderr (2), queued after what is pending;
+ * waits for a slow terminal rather than drop anything. */
+void host_write(loop *l, int stream, const unsigned char *p, size_t n);
 void host_detach(loop *l);
 
 /* internal, shared by loop.c and session.c */

@@ -83,7 +83,7 @@ static int l_loop_close(lua_State *L) {
   return 0;
 }
 
-static const char *event_names[] = {"request", "eof", "key", "signal", "output_closed"};
+static const char *event_names[] = {"request", "eof", "key", "signal", "output_closed", "output", "input"};
 
 /* l:wait(timeout_seconds|nil) -> flat list {kind, id, value, kind, id, value, ...} */
 static int l_loop_wait(lua_State *L) {
@@ -284,6 +284,10 @@ static int l_session_send(lua_State *L) {
   size_t n;
   const char *p = luaL_checklstring(L, 2, &n);
   lua_pushinteger(L, (lua_Integer)session_send(s, p, n));
+  if (s->shutdown_after_tap && !s->tapped_in.len) {
+    s->shutdown_after_tap = 0;
+    session_close_write(s);
+  }
   return 1;
 }
 
@@ -335,6 +339,59 @@ static int l_session_set_key_timeout(lua_State *L) {
   return 0;
 }
 
+/* s:set_taps(output, input): route the data through Lua hooks (or not) */
+static int l_session_set_taps(lua_State *L) {
+  session *s = check_session(L, 1);
+  s->tap_output = lua_toboolean(L, 2);
+  s->tap_input = lua_toboolean(L, 3);
+  return 0;
+}
+
+/* s:take_tapped_output() -> {stream, data, stream, data, ...} */
+static int l_session_take_tapped_output(lua_State *L) {
+  session *s = check_session(L, 1);
+  const unsigned char *p = (const unsigned char *)s->tapped_out.data;
+  size_t left = s->tapped_out.len;
+  lua_Integer i = 0;
+  lua_newtable(L);
+  while (left >= 5) {
+    size_t n = (size_t)p[1] << 24 | (size_t)p[2] << 16 | (size_t)p[3] << 8 | p[4];
+    lua_pushinteger(L, p[0]);
+    lua_rawseti(L, -2, ++i);
+    lua_pushlstring(L, (const char *)p + 5, n);
+    lua_rawseti(L, -2, ++i);
+    p += 5 + n;
+    left -= 5 + n;
+  }
+  s->tapped_out.len = 0;
+  return 1;
+}
+
+static int l_session_take_tapped_input(lua_State *L) {
+  session *s = check_session(L, 1);
+  lua_pushlstring(L, s->tapped_in.data ? s->tapped_in.data : "", s->tapped_in.len);
+  s->tapped_in.len = 0;
+  return 1;
+}
+
+/* s:idle() -> seconds since the host last typed into the session */
+static int l_session_idle(lua_State *L) {
+  session *s = check_session(L, 1);
+  lua_pushnumber(L, s->last_input_ms ? (lua_Number)(loop_now_ms() - s->last_input_ms) / 1000.0 : 0);
+  return 1;
+}
+
+/* l:write_host(stream, data): to the attached terminal, in order with the session's output */
+static int l_loop_write_host(lua_State *L) {
+  loop_ud *u = check_loop(L, 1);
+  int stream = (int)luaL_checkinteger(L, 2);
+  size_t n;
+  const char *p = luaL_checklstring(L, 3, &n);
+  if (!u->l.host) return luaL_error(L, "no session has the terminal");
+  host_write(&u->l, stream, (const unsigned char *)p, n);
+  return 0;
+}
+
 /* ---- terminal helpers ------------------------------------------------------------- */
 
 static int l_isatty(lua_State *L) {
@@ -375,6 +432,7 @@ void dpty_open_loop(lua_State *L) {
       {"wait", l_loop_wait},           {"request", l_loop_request},
       {"hijack", l_loop_hijack},       {"attach_host", l_loop_attach_host},
       {"detach_host", l_loop_detach_host}, {"watch_signal", l_loop_watch_signal},
+      {"write_host", l_loop_write_host},
       {"close", l_loop_close},         {NULL, NULL}};
   static const luaL_Reg request_methods[] = {{"id", l_request_id},
                                              {"done", l_request_done},
@@ -389,6 +447,10 @@ void dpty_open_loop(lua_State *L) {
       {"take_output", l_session_take_output},
       {"set_bindings", l_session_set_bindings},
       {"set_key_timeout", l_session_set_key_timeout},
+      {"set_taps", l_session_set_taps},
+      {"take_tapped_output", l_session_take_tapped_output},
+      {"take_tapped_input", l_session_take_tapped_input},
+      {"idle", l_session_idle},
       {"closed", l_session_closed},
       {"close", l_session_close},
       {NULL, NULL}};

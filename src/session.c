@@ -1,6 +1,7 @@
 /* A session's stream: bytes to the container, bytes from it (to the host's terminal when
  * attached, else held for later), half-close, and the host's output side. */
 #include <errno.h>
+#include <poll.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -150,6 +151,8 @@ void session_close(session *s) {
   buffer_free(&s->to_container);
   buffer_free(&s->pending);
   buffer_free(&s->key_rest);
+  dynbuf_free(&s->tapped_out);
+  dynbuf_free(&s->tapped_in);
   keymatcher_free(s->keys);
   s->keys = NULL;
   s->closed = 1;
@@ -194,19 +197,34 @@ void session_pump_write(session *s) {
   }
 }
 
+/* A piece of output for Lua's output hooks: [stream][length, 4 bytes][bytes]. */
+static void tap_piece(session *s, int stream, const unsigned char *p, size_t n) {
+  unsigned char head[5] = {(unsigned char)stream, (unsigned char)(n >> 24), (unsigned char)(n >> 16),
+                           (unsigned char)(n >> 8), (unsigned char)n};
+  if (dynbuf_add(&s->tapped_out, head, 5) || dynbuf_add(&s->tapped_out, p, n))
+    session_fail(s, "out of memory for output hooks");
+}
+
+static void put_stream(session *s, int stream, const unsigned char *p, size_t n) {
+  loop *l = s->loop;
+  if (s->tap_output)
+    tap_piece(s, stream, p, n);
+  else
+    outlet_put(l, stream == 2 || stream == 3 ? &l->out[2] : &l->out[1], p, n);
+}
+
 /* Output to the host: tty streams go to stdout whole; frames by their stream. */
 static void deliver_frame(void *ud, int stream, const unsigned char *p, size_t n) {
-  loop *l = ud;
-  outlet_put(l, stream == 2 || stream == 3 ? &l->out[2] : &l->out[1], p, n);
+  put_stream(ud, stream, p, n);
 }
 
 static void deliver(session *s, const unsigned char *p, size_t n) {
-  loop *l = s->loop;
   if (s->tty) {
-    outlet_put(l, &l->out[1], p, n);
-  } else if (frame_demux_feed(&s->demux, p, n, deliver_frame, l) != 0) {
+    put_stream(s, 1, p, n);
+  } else if (frame_demux_feed(&s->demux, p, n, deliver_frame, s) != 0) {
     session_fail(s, "the Docker daemon sent a malformed stream frame");
   }
+  if (s->tapped_out.len) loop_push(s->loop, EV_OUTPUT, s->id, 0);
 }
 
 /* Reads what the stream has, as far as there is room for it. */
@@ -215,12 +233,12 @@ void session_pump_read(session *s) {
   unsigned char chunk[READ_CHUNK];
   int attached = l->host == s;
   /* Output that arrived before the host was attached goes first, as room allows. */
-  while (attached && s->pending.len && outlets_have_room(l)) {
+  while (attached && s->pending.len && outlets_have_room(l) && !s->tapped_out.len) {
     size_t k = s->pending.len < READ_CHUNK ? s->pending.len : READ_CHUNK;
     deliver(s, buffer_head(&s->pending), k);
     buffer_consume(&s->pending, k);
   }
-  if (attached && s->pending.len) return;
+  if (attached && (s->pending.len || s->tapped_out.len)) return;
   while (!s->read_eof) {
     size_t room = attached ? (outlets_have_room(l) ? READ_CHUNK : 0) : buffer_space(&s->pending);
     if (room > READ_CHUNK) room = READ_CHUNK;
@@ -242,13 +260,17 @@ void session_pump_read(session *s) {
       deliver(s, chunk, k);
     else
       buffer_append(&s->pending, chunk, k);
-    if (k < room) return; /* drained the socket for now */
+    if (k < room || s->tapped_out.len) return; /* drained for now, or Lua looks first */
   }
 }
 
 static void queue_key_bytes(void *ud, const unsigned char *p, size_t n) {
   session *s = ud;
-  buffer_append(&s->to_container, p, n);
+  if (s->tap_input) {
+    if (dynbuf_add(&s->tapped_in, p, n)) session_fail(s, "out of memory for input hooks");
+  } else {
+    buffer_append(&s->to_container, p, n);
+  }
 }
 
 int session_flush_keys(session *s) { return keymatcher_flush(s->keys, queue_key_bytes, s); }
@@ -257,7 +279,7 @@ int session_flush_keys(session *s) { return keymatcher_flush(s->keys, queue_key_
 int session_wants_read(const session *s) {
   loop *l = s->loop;
   if (s->read_eof) return 0;
-  if (l->host == s) return !s->pending.len && outlets_have_room(l);
+  if (l->host == s) return !s->pending.len && !s->tapped_out.len && outlets_have_room(l);
   return buffer_space(&s->pending) > 0;
 }
 
@@ -279,10 +301,25 @@ void session_feed_keys(session *s, const unsigned char *p, size_t n) {
   } while (n);
   s->key_deadline =
       keymatcher_pending(s->keys) && s->key_timeout_ms >= 0 ? loop_now_ms() + s->key_timeout_ms : 0;
+  if (s->tapped_in.len) loop_push(s->loop, EV_INPUT, s->id, 0);
   session_pump_write(s);
 }
 
 /* ---- the host link ---------------------------------------------------------------- */
+
+void host_write(loop *l, int stream, const unsigned char *p, size_t n) {
+  outlet *o = &l->out[stream == 2 ? 2 : 1];
+  while (n && !o->broken) {
+    size_t k = buffer_append(&o->buf, p, n);
+    p += k;
+    n -= k;
+    outlet_flush(l, o);
+    if (n) { /* more than fits and a slow terminal: wait for it (hook output is rare) */
+      struct pollfd pf = {.fd = o->wfd, .events = POLLOUT};
+      (void)poll(&pf, 1, 100);
+    }
+  }
+}
 
 int host_attach(loop *l, session *s, int use_stdin, int raw, char *err, size_t errcap) {
   if (l->host) {
@@ -303,6 +340,7 @@ int host_attach(loop *l, session *s, int use_stdin, int raw, char *err, size_t e
     return -1;
   }
   l->host = s;
+  s->last_input_ms = loop_now_ms();
   l->host_stdin = use_stdin ? 0 : -1;
   l->stdin_eof = 0;
   return 0;

@@ -271,6 +271,35 @@ end
 
 local VERBS = { run = M.run, attach = M.attach, exec = M.exec, version = M.version }
 
+-- The user's init file: $DPTY_CONFIG, else $XDG_CONFIG_HOME/dpty/init.lua, else
+-- ~/.config/dpty/init.lua. -> path or nil; explicit = named by DPTY_CONFIG (must exist).
+function M.config_path()
+  local explicit = os.getenv("DPTY_CONFIG")
+  if explicit and explicit ~= "" then return explicit, true end
+  local xdg = os.getenv("XDG_CONFIG_HOME")
+  if xdg and xdg ~= "" then return xdg .. "/dpty/init.lua" end
+  local home = os.getenv("HOME")
+  if home and home ~= "" then return home .. "/.config/dpty/init.lua" end
+  return nil
+end
+
+-- Runs the init file; true, or nil and a message with file:line.
+function M.load_config()
+  local path, explicit = M.config_path()
+  if not path then return true end
+  local f = io.open(path, "r")
+  if not f then
+    if explicit then return nil, ("DPTY_CONFIG names %s, which cannot be read"):format(path) end
+    return true
+  end
+  f:close()
+  local chunk, err = loadfile(path)
+  if not chunk then return nil, err end
+  local ok, rerr = xpcall(chunk, debug.traceback)
+  if not ok then return nil, rerr end
+  return true
+end
+
 -- argv as main() gives it (argv[0] = program) -> exit code
 function M.main(argv)
   local global = {}
@@ -304,6 +333,14 @@ function M.main(argv)
     return 125
   end
   if global.host then require("dpty.engine").default_host = global.host end
+  if not global.no_config then
+    local ok, err = M.load_config()
+    if not ok then
+      say("in your init file: %s", err)
+      io.stderr:write("(nothing was started; fix it, or run with --no-config)\n")
+      return 125
+    end
+  end
   local fn = VERBS[verb]
   if fn then return fn(argv, i + 1, global) end
   if verb:match("%.lua$") or io.open(verb, "r") then return M.script(argv, i) end

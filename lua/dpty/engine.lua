@@ -223,12 +223,12 @@ function Docker:exec_resize(exec_id, rows, cols)
   return true
 end
 
--- Fire-and-forget resize, for SIGWINCH while bytes flow.
-function Docker:resize_async(kind, id, rows, cols)
+-- Fire-and-forget resize, for SIGWINCH while bytes flow; then_fn() runs once it is done.
+function Docker:resize_async(kind, id, rows, cols, then_fn)
   local vpath = version_path(self, (kind == "exec" and "/exec/" or "/containers/") .. urlencode(id) .. "/resize")
   if not vpath then return end
   local req = loop.get():request(self.target, "POST", vpath .. M.query_string({ h = rows, w = cols }), nil, nil, 10)
-  loop.detach_request(req)
+  loop.detach_request(req, then_fn)
 end
 
 -- Turns a request into the session stream (attach, exec start).

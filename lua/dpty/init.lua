@@ -7,6 +7,7 @@ local engine = require "dpty.engine"
 local session = require "dpty.session"
 local loop = require "dpty.loop"
 local keys = require "dpty.keys"
+local defaults = require "dpty.defaults"
 
 local dpty = {
   version = core.version,
@@ -14,7 +15,11 @@ local dpty = {
   attach = session.attach,
   exec = session.exec,
   sleep = loop.sleep,
-  keys = keys.parse,
+  after = loop.after,
+  every = loop.every,
+  bind = defaults.bind,   -- dpty.bind(spec, action): a binding for every later session
+  on = defaults.on,       -- dpty.on(event, fn): a hook for every later session
+  keys = keys.sequences,  -- spec -> the byte sequences it stands for
 }
 
 -- dockerpty parity: attach, start if needed, give it the terminal until it exits.

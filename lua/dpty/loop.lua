@@ -6,6 +6,7 @@ local core = require "dpty.core"
 local M = {}
 
 local the_loop            -- core loop userdata
+local timers = {}          -- pending timers, sorted by due time
 local listeners = {}      -- session id -> function(kind, value)
 local signal_handlers = {} -- signal number -> list of functions(signo)
 local detached_requests = {} -- request id -> request: fire-and-forget, closed when done
@@ -19,10 +20,11 @@ local function dispatch(kind, id, value)
   if kind == "signal" then
     for _, fn in ipairs(signal_handlers[value] or {}) do fn(value) end
   elseif kind == "request" then
-    local r = detached_requests[id]
-    if r then
+    local d = detached_requests[id]
+    if d then
       detached_requests[id] = nil
-      r:close()
+      d.request:close()
+      if d.then_fn then M.protect("request", d.then_fn) end
     end
   else
     local fn = listeners[id]
@@ -30,10 +32,83 @@ local function dispatch(kind, id, value)
   end
 end
 
+-- The session that has the host's terminal now (set by Session:interact), or nil.
+M.host_session = nil
+
+-- A message for the person while a handler failed: on the terminal in raw mode it needs
+-- \r\n and must go in order with the container's output.
+function M.report(msg)
+  msg = tostring(msg)
+  if M.host_session then
+    M.get():write_host(2, "\r\ndpty: " .. msg:gsub("\r?\n", "\r\n") .. "\r\n")
+  else
+    io.stderr:write("dpty: ", msg, "\n")
+  end
+end
+
+-- Calls fn(...) protected; a failure is reported as file:line: message, and nil returned.
+function M.protect(what, fn, ...)
+  local r = table.pack(xpcall(fn, debug.traceback, ...))
+  if not r[1] then
+    M.report(what .. ": " .. tostring(r[2]):match("^[^\n]*"))
+    return nil
+  end
+  return table.unpack(r, 2, r.n)
+end
+
+local function schedule(t)
+  local i = #timers + 1
+  while i > 1 and timers[i - 1].due > t.due do i = i - 1 end
+  table.insert(timers, i, t)
+end
+
+local Timer = {}
+Timer.__index = Timer
+function Timer:cancel()
+  self.cancelled = true
+  for i, t in ipairs(timers) do
+    if t == self then
+      table.remove(timers, i)
+      return
+    end
+  end
+end
+
+-- dpty.after(seconds, fn) / dpty.every(seconds, fn): fire while the loop runs.
+function M.after(seconds, fn, interval)
+  assert(type(seconds) == "number" and seconds >= 0, "after: seconds must be a number >= 0")
+  assert(type(fn) == "function", "after: a function expected")
+  local t = setmetatable({ due = core.monotonic() + seconds, fn = fn, interval = interval }, Timer)
+  schedule(t)
+  return t
+end
+
+function M.every(seconds, fn)
+  assert(type(seconds) == "number" and seconds > 0, "every: seconds must be a number > 0")
+  return M.after(seconds, fn, seconds)
+end
+
+local function fire_timers()
+  local now = core.monotonic()
+  while timers[1] and timers[1].due <= now do
+    local t = table.remove(timers, 1)
+    if t.interval then
+      t.due = math.max(t.due + t.interval, now)
+      schedule(t)
+    end
+    M.protect("timer", t.fn, t)
+  end
+end
+
 -- One turn: wait up to timeout seconds (nil: until something happens) and dispatch.
 function M.step(timeout)
+  if timers[1] then
+    local until_timer = math.max(0, timers[1].due - core.monotonic())
+    if not timeout or until_timer < timeout then timeout = until_timer end
+  end
   local ev = M.get():wait(timeout)
   for i = 1, #ev, 3 do dispatch(ev[i], ev[i + 1], ev[i + 2]) end
+  if timers[1] then fire_timers() end
 end
 
 -- Runs the loop until pred() is true or timeout seconds passed; true if pred held.
@@ -59,9 +134,9 @@ function M.sleep(seconds)
   M.run_until(function() return core.monotonic() >= deadline end)
 end
 
--- A request nobody waits for (a resize): closed when it completes.
-function M.detach_request(request)
-  detached_requests[request:id()] = request
+-- A request nobody waits for (a resize): closed when it completes, then then_fn() runs.
+function M.detach_request(request, then_fn)
+  detached_requests[request:id()] = { request = request, then_fn = then_fn }
 end
 
 function M.listen(session_id, fn) listeners[session_id] = fn end

@@ -1,21 +1,21 @@
 -- The session: one hijacked connection to a container (attach) or an exec, and the
--- calls that give it the host's terminal. Bytes move in C; this file decides.
+-- calls that give it the host's terminal. Bytes move in C; this file decides what
+-- happens around them: key bindings, hooks, exit codes.
 local core = require "dpty.core"
 local cjson = require "cjson.safe"
 local loop = require "dpty.loop"
 local keys = require "dpty.keys"
 local engine = require "dpty.engine"
+local defaults = require "dpty.defaults"
 
 local M = {}
 local Session = {}
 Session.__index = Session
 
-local DETACH_ID = 1
 local SIG = core.signals
 
-local function closed_error(self, what)
+local function check_open(self)
   if self.closed then error("attempt to use a closed session", 3) end
-  return self, what
 end
 
 -- Size of the host terminal (stdout, as docker), or nil when it is not one.
@@ -33,18 +33,29 @@ function M.start_failure_code(msg)
   return 125
 end
 
+-- Bindings and hooks start as the defaults (dpty.bind, dpty.on); the detach keys: opts,
+-- then a detach the user bound, then config.json, then ctrl-p,ctrl-q.
+local function prepare(opts)
+  local bindings, hooks = defaults.snapshot()
+  local spec = opts.detach_keys
+  if spec == nil or spec == "" then spec = defaults.engine_detach_spec(bindings) end
+  local detach_spec, err = keys.detach(spec)
+  if not detach_spec then error(err, 3) end
+  return bindings, hooks, detach_spec
+end
+
 local function new(fields)
   local s = setmetatable(fields, Session)
-  s.state = s.state or "attached"
+  s.key_timeout = fields.opts.key_timeout
+  if s.key_timeout == nil then s.key_timeout = 1 end
   return s
 end
 
 -- dpty.attach(docker, id, opts) -> session | nil, err
--- opts: stdin (default: if the container has one), detach_keys, logs, rows/cols
+-- opts: stdin (default: if the container has one), detach_keys, key_timeout, logs, rows/cols
 function M.attach(docker, id, opts)
   opts = opts or {}
-  local spec, detach_bytes = keys.detach(opts.detach_keys)
-  if not spec then error(detach_bytes, 2) end
+  local bindings, hooks, spec = prepare(opts)
   local info, err = docker:inspect(id)
   if not info then return nil, err end
   local st = info.State or {}
@@ -70,20 +81,19 @@ function M.attach(docker, id, opts)
   end
   return new {
     docker = docker, kind = "container", id = info.Id, name = (info.Name or ""):gsub("^/", ""),
-    tty = tty, stdin = stdin, conn = conn, waiter = waiter,
-    detach_spec = spec, detach_bytes = detach_bytes,
+    tty = tty, stdin = stdin, conn = conn, waiter = waiter, detach_spec = spec,
+    bindings = bindings, hooks = hooks,
     state = st.Running and "running" or "attached", opts = opts, reattach = st.Running,
   }
 end
 
 -- dpty.exec(docker, id, cmd, opts) -> session | nil, err
 -- opts: tty (default: stdin is a terminal), stdin (default true), env, workdir, user,
--- privileged, detach_keys
+-- privileged, detach_keys, key_timeout
 function M.exec(docker, id, cmd, opts)
   opts = opts or {}
   if type(cmd) == "string" then cmd = { "sh", "-c", cmd } end
-  local spec, detach_bytes = keys.detach(opts.detach_keys)
-  if not spec then error(detach_bytes, 2) end
+  local bindings, hooks, spec = prepare(opts)
   local tty = opts.tty
   if tty == nil then tty = core.isatty(0) end
   local stdin = opts.stdin ~= false
@@ -95,8 +105,127 @@ function M.exec(docker, id, cmd, opts)
   if not exec_id then return nil, err end
   return new {
     docker = docker, kind = "exec", id = id, exec_id = exec_id, tty = tty and true or false,
-    stdin = stdin, detach_spec = spec, detach_bytes = detach_bytes, state = "created", opts = opts,
+    stdin = stdin, detach_spec = spec, bindings = bindings, hooks = hooks, state = "created",
+    opts = opts, name = id,
   }
+end
+
+-- ---- hooks and bindings ---------------------------------------------------------------
+
+-- s:on(event, fn): several handlers per event, called in registration order.
+function Session:on(event, fn)
+  check_open(self)
+  defaults.check_event(event, fn, 2)
+  self.hooks[event] = self.hooks[event] or {}
+  table.insert(self.hooks[event], fn)
+  if self.conn and (event == "output" or event == "input") then self:_update_taps() end
+  return self
+end
+
+-- s:bind(spec, action): action "detach", a string to send, a function(s), or false.
+function Session:bind(spec, action)
+  check_open(self)
+  defaults.bind_into(self.bindings, spec, action, 2)
+  if self.conn and loop.host_session == self then self:_compile_bindings() end
+  return self
+end
+
+function Session:_emit(event, ...)
+  for _, fn in ipairs(self.hooks[event] or {}) do loop.protect(event .. " hook", fn, self, ...) end
+end
+
+-- output/input handlers in order: nil passes the data on, a string replaces it, false drops it.
+function Session:_filter(event, data, ...)
+  for _, fn in ipairs(self.hooks[event] or {}) do
+    local r = loop.protect(event .. " hook", fn, self, data, ...)
+    if r == false then return nil end
+    if type(r) == "string" then data = r end
+  end
+  return data
+end
+
+function Session:_update_taps()
+  local h = self.hooks
+  self.conn:set_taps(h.output ~= nil and #h.output > 0, h.input ~= nil and #h.input > 0)
+end
+
+-- Binding ids index self._actions; the Engine's detach spec always detaches (the Engine
+-- would detach on it anyway) unless the user bound those very keys to something else.
+function Session:_compile_bindings()
+  local list, actions = {}, {}
+  local bound = {}
+  for _, b in ipairs(self.bindings) do
+    actions[#actions + 1] = b.action
+    for _, seq in ipairs(b.seqs) do
+      list[#list + 1] = { seq, #actions }
+      bound[seq] = true
+    end
+  end
+  local engine_seq = keys.parse(self.detach_spec)
+  if self.tty and self.stdin and engine_seq and not bound[engine_seq] then
+    actions[#actions + 1] = "detach"
+    list[#list + 1] = { engine_seq, #actions }
+  end
+  self._actions = actions
+  self.conn:set_bindings(list)
+  self.conn:set_key_timeout(self.key_timeout)
+end
+
+-- Sends all of data (waiting for room: the C buffer is bounded).
+function Session:send(data)
+  check_open(self)
+  local conn = self.conn
+  if not conn then error("session not started: call s:start() first", 2) end
+  local sent = conn:send(data)
+  while sent < #data do
+    if conn:closed() or conn:eof() then return nil, "the session has ended" end
+    loop.step(0.01)
+    sent = sent + conn:send(data:sub(sent + 1))
+  end
+  return true
+end
+
+function Session:_run_action(action)
+  if type(action) == "function" then
+    local r = loop.protect("key binding", action, self)
+    if r == nil then return end
+    action = r
+  end
+  if action == "detach" then
+    self:detach()
+  elseif type(action) == "string" then
+    self:send(action)
+  end
+end
+
+-- Ends the current interact with nil, "detached" (the container keeps running).
+function Session:detach()
+  check_open(self)
+  self._outcome = self._outcome or "detach"
+end
+
+-- s:notify(text): a line for the person at the terminal; the program then redraws.
+function Session:notify(text)
+  text = tostring(text)
+  if loop.host_session == self then
+    loop.get():write_host(1, "\r\n\27[7m dpty: " .. text:gsub("[\r\n]+", " ") .. " \27[0m\r\n")
+    self:redraw()
+  else
+    io.stderr:write("dpty: ", text, "\n")
+  end
+end
+
+-- Makes the program redraw its screen: a size change it will notice (moby#8521).
+function Session:redraw()
+  if not self.tty then return end
+  local rows, cols = host_size()
+  rows, cols = rows or self.opts.rows, cols or self.opts.cols
+  if not rows then return end
+  local kind, rid = self.kind, self.kind == "exec" and self.exec_id or self.id
+  -- one after the other: on two connections they could arrive the other way round
+  self.docker:resize_async(kind, rid, rows + 1, cols + 1, function()
+    self.docker:resize_async(kind, rid, rows, cols)
+  end)
 end
 
 function Session:_resize(rows, cols)
@@ -113,9 +242,11 @@ function Session:_size()
   return rows, cols
 end
 
+-- ---- lifecycle --------------------------------------------------------------------------
+
 -- s:start() -> true | nil, err, exit code (125, or 126/127 when the command cannot run)
 function Session:start()
-  closed_error(self)
+  check_open(self)
   if self.kind == "exec" then
     if self.state ~= "created" then return true end
     local body = cjson.encode({ Detach = false, Tty = self.tty })
@@ -129,6 +260,7 @@ function Session:start()
       local rows, cols = self:_size()
       if rows then self.docker:exec_resize(self.exec_id, rows, cols) end
     end
+    self:_emit("start")
     return true
   end
   if self.state ~= "attached" then return true end
@@ -148,12 +280,13 @@ function Session:start()
       end
     end
   end
+  self:_emit("start")
   return true
 end
 
 -- The exit code: wait's result (container) or the exec's ExitCode.
 function Session:wait()
-  closed_error(self)
+  check_open(self)
   if self.exit_code then return self.exit_code end
   if self.kind == "exec" then
     local deadline = core.monotonic() + 5
@@ -174,8 +307,8 @@ function Session:wait()
   return code
 end
 
--- Watches the end of the stream; true when the container is still running after it
--- (the Engine detached us), so that no one waits forever for an exit that is not coming.
+-- After the stream ended: true when the container still runs (the Engine detached us), so
+-- that no one waits forever for an exit that is not coming.
 function Session:_ended_without_exit()
   if self.kind == "exec" or self.waiter.done() then return false end
   if loop.run_until(self.waiter.done, 1) then return false end
@@ -183,11 +316,34 @@ function Session:_ended_without_exit()
   return info and info.State and info.State.Running
 end
 
+-- Gives the host link to this session; returns the function that takes it back (and
+-- hands it to the session that had it before, for a session opened from a binding).
+function Session:_take_terminal(raw)
+  local the_loop = loop.get()
+  local outer = loop.host_session
+  if outer then the_loop:detach_host() end
+  local ok, err = the_loop:attach_host(self.conn, self.stdin, raw)
+  if not ok then
+    if outer then the_loop:attach_host(outer.conn, outer.stdin, outer._raw) end
+    return nil, err
+  end
+  self._raw = raw
+  loop.host_session = self
+  return function()
+    the_loop:detach_host()
+    loop.host_session = outer
+    if outer and not outer.conn:closed() then
+      the_loop:attach_host(outer.conn, outer.stdin, outer._raw)
+      outer:redraw()
+    end
+  end
+end
+
 -- s:interact(opts) -> exit code | nil, "detached" | nil, "signal", signo | nil, err
 -- Gives the host's terminal (raw when both sides are terminals) to the session until the
--- process ends, the detach keys are typed, or dpty is told to stop.
+-- process ends, a detach binding fires, or dpty is told to stop.
 function Session:interact(iopts)
-  closed_error(self)
+  check_open(self)
   iopts = iopts or {}
   if self.state == "attached" or self.state == "created" then
     local ok, err, code = self:start()
@@ -195,63 +351,79 @@ function Session:interact(iopts)
   end
   local conn = self.conn
   local cid = conn:id()
-  local interactive = self.stdin and core.isatty(0)
-  local raw = self.tty and interactive
-  local bindings = {}
-  if self.tty and self.stdin then bindings[1] = { self.detach_bytes, DETACH_ID } end
-  conn:set_bindings(bindings)
-  local the_loop = loop.get()
-  local attached, aerr = the_loop:attach_host(conn, self.stdin, raw)
-  if not attached then return nil, aerr end
+  local raw = self.tty and self.stdin and core.isatty(0)
+  self:_compile_bindings()
+  self:_update_taps()
+  local give_back, aerr = self:_take_terminal(raw)
+  if not give_back then return nil, aerr end
 
-  local outcome, value
+  self._outcome = nil
+  local value
   local unhooks = {}
   local guard <close> = setmetatable({}, { __close = function()
     for _, u in ipairs(unhooks) do u() end
     loop.listen(cid, nil)
-    the_loop:detach_host()
+    give_back()
   end })
   loop.listen(cid, function(kind, v)
     if kind == "eof" then
-      outcome = outcome or "eof"
-    elseif kind == "key" and v == DETACH_ID then
-      outcome = outcome or "detach"
+      self._outcome = self._outcome or "eof"
+    elseif kind == "key" then
+      self:_run_action(self._actions[v])
+    elseif kind == "output" then
+      local pieces = conn:take_tapped_output()
+      for i = 1, #pieces, 2 do
+        local data = self:_filter("output", pieces[i + 1], pieces[i])
+        if data and data ~= "" then loop.get():write_host(pieces[i], data) end
+      end
+    elseif kind == "input" then
+      local data = self:_filter("input", conn:take_tapped_input())
+      if data and #data > 0 then self:send(data) end
+      conn:send("") -- passes on an EOF that waited behind the tapped input
     elseif kind == "output_closed" then
-      outcome, value = outcome or "output_closed", v
+      self._outcome, value = self._outcome or "output_closed", v
     end
   end)
-  local function stop(signo) outcome, value = outcome or "signal", signo end
+  local function stop(signo)
+    self._outcome, value = self._outcome or "signal", signo
+  end
   for _, sig in ipairs { SIG.TERM, SIG.HUP, SIG.QUIT } do unhooks[#unhooks + 1] = loop.on_signal(sig, stop) end
   if not raw then unhooks[#unhooks + 1] = loop.on_signal(SIG.INT, stop) end
   if self.tty and core.isatty(1) then
     local kind, rid = self.kind, self.kind == "exec" and self.exec_id or self.id
     unhooks[#unhooks + 1] = loop.on_signal(SIG.WINCH, function()
-      local rows, cols = host_size()
-      if rows then self.docker:resize_async(kind, rid, rows, cols) end
-    end)
-    if self.state == "running" and self.kind == "container" and iopts.redraw ~= false and self.reattach then
-      -- Nothing is replayed on attach: a size change makes the program redraw (moby#8521).
+      if loop.host_session ~= self then return end
       local rows, cols = host_size()
       if rows then
-        self.docker:resize_async("container", self.id, rows + 1, cols + 1)
-        self.docker:resize_async("container", self.id, rows, cols)
+        self.docker:resize_async(kind, rid, rows, cols)
+        self:_emit("resize", rows, cols)
       end
+    end)
+    if self.reattach and iopts.redraw ~= false then
+      self.reattach = false
+      self:redraw() -- nothing is replayed on attach: make the program draw its screen
     end
   end
 
-  loop.run_until(function() return outcome ~= nil end)
+  loop.run_until(function() return self._outcome ~= nil end)
+  local outcome = self._outcome
+  self._outcome = nil
 
   if outcome == "eof" then
     local _, why = conn:eof()
     if why then return nil, why end
     if self:_ended_without_exit() then
       self.state = "detached"
+      self:_emit("detach")
       return nil, "detached"
     end
-    return self:wait()
+    local code, err = self:wait()
+    if code then self:_emit("exit", code) end
+    return code, err
   elseif outcome == "detach" then
     self.state = "detached"
     conn:close()
+    self:_emit("detach")
     return nil, "detached"
   elseif outcome == "output_closed" then
     return nil, "output closed"
