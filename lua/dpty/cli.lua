@@ -110,8 +110,9 @@ function M.run(args, first, global)
   if not o then return usage_error("run", rest) end
   if o.help then return help("run", "[OPTIONS] IMAGE [COMMAND] [ARG...]", RUN_FLAGS) end
   if #rest < 1 then return usage_error("run", '"dpty run" requires at least 1 argument (the image)') end
-  local spec, kerr = keys.detach(o["detach-keys"])
-  if not spec then return usage_error("run", kerr) end
+  -- checked now, so that nothing is created with keys the Engine would refuse
+  local valid, kerr = keys.detach(o["detach-keys"])
+  if not valid then return usage_error("run", kerr) end
   if o.tty and o.interactive and not core.isatty(0) then
     say("the input device is not a TTY: drop -t, or run dpty from a terminal")
     return 1
@@ -155,7 +156,7 @@ function M.run(args, first, global)
       docker:remove(id, { force = true })
     end
   end
-  local s, aerr = dpty.attach(docker, id, { stdin = o.interactive, detach_keys = spec })
+  local s, aerr = dpty.attach(docker, id, { stdin = o.interactive, detach_keys = o["detach-keys"] })
   if not s then
     say("%s", aerr)
     discard()
@@ -183,8 +184,9 @@ function M.attach(args, first, global)
   if not o then return usage_error("attach", rest) end
   if o.help then return help("attach", "[OPTIONS] CONTAINER", ATTACH_FLAGS) end
   if #rest ~= 1 then return usage_error("attach", '"dpty attach" requires exactly 1 argument (the container)') end
-  local spec, kerr = keys.detach(o["detach-keys"])
-  if not spec then return usage_error("attach", kerr) end
+  -- checked now, so that nothing is created with keys the Engine would refuse
+  local valid, kerr = keys.detach(o["detach-keys"])
+  if not valid then return usage_error("attach", kerr) end
   local docker, err = connect(global.host)
   if not docker then
     say("%s", err)
@@ -199,7 +201,7 @@ function M.attach(args, first, global)
     say("the input device is not a TTY: use --no-stdin, or attach from a terminal")
     return 1
   end
-  local s, aerr = require("dpty").attach(docker, rest[1], { stdin = not o["no-stdin"], detach_keys = spec })
+  local s, aerr = require("dpty").attach(docker, rest[1], { stdin = not o["no-stdin"], detach_keys = o["detach-keys"] })
   if not s then
     say("%s", aerr)
     return 1
@@ -215,8 +217,9 @@ function M.exec(args, first, global)
   if not o then return usage_error("exec", rest) end
   if o.help then return help("exec", "[OPTIONS] CONTAINER COMMAND [ARG...]", EXEC_FLAGS) end
   if #rest < 2 then return usage_error("exec", '"dpty exec" requires at least 2 arguments (container and command)') end
-  local spec, kerr = keys.detach(o["detach-keys"])
-  if not spec then return usage_error("exec", kerr) end
+  -- checked now, so that nothing is created with keys the Engine would refuse
+  local valid, kerr = keys.detach(o["detach-keys"])
+  if not valid then return usage_error("exec", kerr) end
   if o.tty and o.interactive and not core.isatty(0) then
     say("the input device is not a TTY: drop -t, or run dpty from a terminal")
     return 1
@@ -229,7 +232,7 @@ function M.exec(args, first, global)
   local container = table.remove(rest, 1)
   local s, eerr = require("dpty").exec(docker, container, rest, {
     tty = o.tty or false, stdin = o.interactive or false, env = o.env, workdir = o.workdir,
-    user = o.user, privileged = o.privileged, detach_keys = spec,
+    user = o.user, privileged = o.privileged, detach_keys = o["detach-keys"],
   })
   if not s then
     say("%s", eerr)

@@ -35,13 +35,18 @@ end
 
 -- Bindings and hooks start as the defaults (dpty.bind, dpty.on); the detach keys: opts,
 -- then a detach the user bound, then config.json, then ctrl-p,ctrl-q.
+-- The Engine matches detach keys too, and would detach on a prefix that the key timeout
+-- delivered followed by the rest typed later: with a timeout it gets keys nobody types and
+-- dpty alone detaches; with key_timeout = false (docker's behaviour) it gets the same keys.
+-- -> bindings, hooks, client detach spec, Engine detach spec
 local function prepare(opts)
   local bindings, hooks = defaults.snapshot()
   local spec = opts.detach_keys
   if spec == nil or spec == "" then spec = defaults.engine_detach_spec(bindings) end
   local detach_spec, err = keys.detach(spec)
   if not detach_spec then error(err, 3) end
-  return bindings, hooks, detach_spec
+  local engine_spec = opts.key_timeout == false and detach_spec or defaults.UNTYPEABLE
+  return bindings, hooks, detach_spec, engine_spec
 end
 
 local function new(fields)
@@ -55,7 +60,7 @@ end
 -- opts: stdin (default: if the container has one), detach_keys, key_timeout, logs, rows/cols
 function M.attach(docker, id, opts)
   opts = opts or {}
-  local bindings, hooks, spec = prepare(opts)
+  local bindings, hooks, spec, engine_spec = prepare(opts)
   local info, err = docker:inspect(id)
   if not info then return nil, err end
   local st = info.State or {}
@@ -67,7 +72,7 @@ function M.attach(docker, id, opts)
   local tty = info.Config.Tty and true or false
   local stdin = info.Config.OpenStdin and opts.stdin ~= false
   local query = { stream = 1, stdout = 1, stderr = 1, stdin = stdin and 1 or 0, logs = opts.logs and 1 or nil }
-  if stdin and tty then query.detachKeys = spec end
+  if stdin and tty then query.detachKeys = engine_spec end
   local conn, herr = docker:hijack("/containers/" .. engine.urlencode(id) .. "/attach"
     .. engine.query_string(query), nil, tty)
   if not conn then return nil, herr end
@@ -93,14 +98,14 @@ end
 function M.exec(docker, id, cmd, opts)
   opts = opts or {}
   if type(cmd) == "string" then cmd = { "sh", "-c", cmd } end
-  local bindings, hooks, spec = prepare(opts)
+  local bindings, hooks, spec, engine_spec = prepare(opts)
   local tty = opts.tty
   if tty == nil then tty = core.isatty(0) end
   local stdin = opts.stdin ~= false
   local exec_id, err = docker:exec_create(id, {
     AttachStdin = stdin, AttachStdout = true, AttachStderr = true, Tty = tty and true or false,
     Cmd = cmd, Env = opts.env, WorkingDir = opts.workdir, User = opts.user,
-    Privileged = opts.privileged or false, DetachKeys = (stdin and tty) and spec or nil,
+    Privileged = opts.privileged or false, DetachKeys = (stdin and tty) and engine_spec or nil,
   })
   if not exec_id then return nil, err end
   return new {
@@ -149,8 +154,8 @@ function Session:_update_taps()
   self.conn:set_taps(h.output ~= nil and #h.output > 0, h.input ~= nil and #h.input > 0)
 end
 
--- Binding ids index self._actions; the Engine's detach spec always detaches (the Engine
--- would detach on it anyway) unless the user bound those very keys to something else.
+-- Binding ids index self._actions; the detach spec in force detaches unless the user bound
+-- those very keys to something else.
 function Session:_compile_bindings()
   local list, actions = {}, {}
   local bound = {}
@@ -161,10 +166,10 @@ function Session:_compile_bindings()
       bound[seq] = true
     end
   end
-  local engine_seq = keys.parse(self.detach_spec)
-  if self.tty and self.stdin and engine_seq and not bound[engine_seq] then
+  local detach_seq = keys.parse(self.detach_spec)
+  if self.tty and self.stdin and detach_seq and not bound[detach_seq] then
     actions[#actions + 1] = "detach"
-    list[#list + 1] = { engine_seq, #actions }
+    list[#list + 1] = { detach_seq, #actions }
   end
   self._actions = actions
   self.conn:set_bindings(list)
