@@ -15,5 +15,7 @@ void dpty_open_frames(lua_State *L); /* lua_frames.c: multiplexed-stream demuxer
 void dpty_open_http(lua_State *L);   /* lua_http.c:   HTTP response head parser */
 void dpty_open_pty(lua_State *L);    /* lua_pty.c:    local command in a pty */
 void dpty_open_loop(lua_State *L);   /* lua_loop.c:   event loop, engine requests, sessions, host terminal */
+void dpty_open_screen(lua_State *L); /* lua_screen.c: libvterm virtual screen */
+void dpty_open_regex(lua_State *L);  /* lua_regex.c:  POSIX extended regular expressions */
 
 #endif

@@ -14,6 +14,8 @@ int luaopen_dpty_core(lua_State *L) {
   dpty_open_http(L);
   dpty_open_pty(L);
   dpty_open_loop(L);
+  dpty_open_screen(L);
+  dpty_open_regex(L);
   lua_pushliteral(L, DPTY_VERSION);
   lua_setfield(L, -2, "version");
   return 1;

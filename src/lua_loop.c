@@ -256,6 +256,15 @@ static int l_request_result(lua_State *L) {
   return 3;
 }
 
+/* r:take_body() -> the response bytes that arrived so far (for streamed answers such as
+ * a pull's progress); they are not returned again by result(). */
+static int l_request_take_body(lua_State *L) {
+  request *r = check_request(L, 1)->r;
+  lua_pushlstring(L, r->response.data ? r->response.data : "", r->response.len);
+  r->response.len = 0;
+  return 1;
+}
+
 /* ---- sessions --------------------------------------------------------------------- */
 
 static int l_session_close(lua_State *L) {
@@ -437,6 +446,7 @@ void dpty_open_loop(lua_State *L) {
   static const luaL_Reg request_methods[] = {{"id", l_request_id},
                                              {"done", l_request_done},
                                              {"result", l_request_result},
+                                             {"take_body", l_request_take_body},
                                              {"close", l_request_close},
                                              {NULL, NULL}};
   static const luaL_Reg session_methods[] = {

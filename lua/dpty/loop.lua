@@ -92,11 +92,14 @@ local function fire_timers()
   local now = core.monotonic()
   while timers[1] and timers[1].due <= now do
     local t = table.remove(timers, 1)
-    if t.interval then
+    local ok, err = xpcall(t.fn, debug.traceback, t)
+    if not ok then
+      -- reported once; a periodic timer that fails would fail again every tick
+      M.report("timer: " .. tostring(err):match("^[^\n]*") .. (t.interval and " (timer cancelled)" or ""))
+    elseif t.interval and not t.cancelled then
       t.due = math.max(t.due + t.interval, now)
       schedule(t)
     end
-    M.protect("timer", t.fn, t)
   end
 end
 

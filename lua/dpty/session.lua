@@ -203,6 +203,12 @@ function Session:_run_action(action)
   end
 end
 
+-- Seconds since the person last typed into this session (0 before it had the terminal).
+function Session:idle()
+  check_open(self)
+  return self.conn and self.conn:idle() or 0
+end
+
 -- Ends the current interact with nil, "detached" (the container keeps running).
 function Session:detach()
   check_open(self)
