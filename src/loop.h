@@ -14,7 +14,7 @@
 #include "signals.h"
 #include "term.h"
 
-enum event_kind { EV_REQUEST, EV_EOF, EV_KEY, EV_SIGNAL, EV_OUTPUT_CLOSED, EV_OUTPUT, EV_INPUT };
+enum event_kind { EV_REQUEST, EV_EOF, EV_KEY, EV_SIGNAL, EV_OUTPUT_CLOSED, EV_OUTPUT, EV_INPUT, EV_DATA };
 
 typedef struct {
   int kind;
@@ -48,6 +48,8 @@ typedef struct session {
   int shutdown_after_tap;  /* stdin ended while input waited in the tap */
   dynbuf tapped_out, tapped_in;
   int64_t last_input_ms; /* when the host last typed into this session */
+  int want_data;         /* a script reads the output: signal EV_DATA when some arrives */
+  int data_signalled;    /* EV_DATA sent, not yet taken */
   keymatcher *keys;
   long key_timeout_ms;   /* <0: wait forever for the rest of a bound sequence */
   int64_t key_deadline;  /* 0: none */
@@ -84,6 +86,7 @@ int loop_add_request(loop *l, request *r, char *err, size_t errcap);
 void loop_remove_request(loop *l, request *r);
 
 session *session_new(loop *l, hijack_conn *conn, int tty);
+session *session_new_fd(loop *l, int fd, int tty);
 void session_close(session *s);
 /* Queues bytes for the container; returns how many were taken (bounded buffer). */
 size_t session_send(session *s, const void *p, size_t n);

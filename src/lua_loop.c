@@ -83,7 +83,8 @@ static int l_loop_close(lua_State *L) {
   return 0;
 }
 
-static const char *event_names[] = {"request", "eof", "key", "signal", "output_closed", "output", "input"};
+static const char *event_names[] = {"request", "eof",    "key",  "signal", "output_closed",
+                                    "output",  "input", "data"};
 
 /* l:wait(timeout_seconds|nil) -> flat list {kind, id, value, kind, id, value, ...} */
 static int l_loop_wait(lua_State *L) {
@@ -190,6 +191,25 @@ static int l_loop_hijack(lua_State *L) {
     hijack_close(&conn);
     return luaL_error(L, "out of memory");
   }
+  return 1;
+}
+
+/* l:fd_session(fd, tty, owner) -> session over a local fd; owner (the pty) is kept alive */
+static int l_loop_fd_session(lua_State *L) {
+  loop_ud *u = check_loop(L, 1);
+  int fd = (int)luaL_checkinteger(L, 2);
+  int tty = lua_toboolean(L, 3);
+  luaL_checkany(L, 4);
+  session_ud *su = lua_newuserdatauv(L, sizeof *su, 2);
+  su->s = NULL;
+  su->owner = u;
+  luaL_setmetatable(L, SESSION_MT);
+  lua_pushvalue(L, 1);
+  lua_setiuservalue(L, -2, 1);
+  lua_pushvalue(L, 4);
+  lua_setiuservalue(L, -2, 2);
+  su->s = session_new_fd(&u->l, fd, tty);
+  if (!su->s) return luaL_error(L, "out of memory");
   return 1;
 }
 
@@ -315,11 +335,43 @@ static int l_session_eof(lua_State *L) {
   return 1;
 }
 
-/* s:take_output() -> what arrived while no host was attached (raw stream bytes) */
+static void add_to_buffer(void *ud, int stream, const unsigned char *p, size_t n) {
+  (void)stream; /* a script reads stdout and stderr as one stream, as through a terminal */
+  luaL_addlstring(ud, (const char *)p, n);
+}
+
+/* s:take_output() -> what arrived while no host was attached (frames demultiplexed);
+ * re-arms the "data" event */
 static int l_session_take_output(lua_State *L) {
   session *s = check_session(L, 1);
-  lua_pushlstring(L, (const char *)buffer_head(&s->pending), s->pending.len);
+  luaL_Buffer b;
+  luaL_buffinit(L, &b);
+  if (s->tty) {
+    luaL_addlstring(&b, (const char *)buffer_head(&s->pending), s->pending.len);
+  } else if (frame_demux_feed(&s->demux, buffer_head(&s->pending), s->pending.len, add_to_buffer, &b) != 0) {
+    snprintf(s->error, sizeof s->error, "the Docker daemon sent a malformed stream frame");
+    s->read_eof = 1;
+  }
   buffer_clear(&s->pending);
+  s->data_signalled = 0;
+  luaL_pushresult(&b);
+  return 1;
+}
+
+/* s:want_data(on): signal "data" events when output arrives for a script */
+static int l_session_want_data(lua_State *L) {
+  session *s = check_session(L, 1);
+  s->want_data = lua_toboolean(L, 2);
+  if (s->want_data && s->pending.len && !s->data_signalled) {
+    s->data_signalled = 1;
+    loop_push(s->loop, EV_DATA, s->id, 0);
+  }
+  return 0;
+}
+
+/* s:fd_session() -> true for a session over a local fd (a pty) */
+static int l_session_local(lua_State *L) {
+  lua_pushboolean(L, check_session(L, 1)->conn.easy == NULL);
   return 1;
 }
 
@@ -441,7 +493,7 @@ void dpty_open_loop(lua_State *L) {
       {"wait", l_loop_wait},           {"request", l_loop_request},
       {"hijack", l_loop_hijack},       {"attach_host", l_loop_attach_host},
       {"detach_host", l_loop_detach_host}, {"watch_signal", l_loop_watch_signal},
-      {"write_host", l_loop_write_host},
+      {"write_host", l_loop_write_host}, {"fd_session", l_loop_fd_session},
       {"close", l_loop_close},         {NULL, NULL}};
   static const luaL_Reg request_methods[] = {{"id", l_request_id},
                                              {"done", l_request_done},
@@ -461,6 +513,8 @@ void dpty_open_loop(lua_State *L) {
       {"take_tapped_output", l_session_take_tapped_output},
       {"take_tapped_input", l_session_take_tapped_input},
       {"idle", l_session_idle},
+      {"want_data", l_session_want_data},
+      {"is_local", l_session_local},
       {"closed", l_session_closed},
       {"close", l_session_close},
       {NULL, NULL}};

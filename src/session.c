@@ -107,6 +107,14 @@ static int outlets_have_room(loop *l) {
 
 /* ---- sessions --------------------------------------------------------------------- */
 
+/* A session over a plain fd (a local pty): no curl handle, fd owned by the caller. */
+session *session_new_fd(loop *l, int fd, int tty) {
+  hijack_conn c;
+  memset(&c, 0, sizeof c);
+  c.sock = fd;
+  return session_new(l, &c, tty);
+}
+
 session *session_new(loop *l, hijack_conn *conn, int tty) {
   session *s = calloc(1, sizeof *s);
   if (!s) return NULL;
@@ -158,6 +166,31 @@ void session_close(session *s) {
   s->closed = 1;
 }
 
+/* One read or write on the stream: the hijacked connection through libcurl (plain or TLS),
+ * or a plain fd (a local command's pty, whose master reads EIO once the child is gone).
+ * -> bytes moved, 0 at EOF (reads), -1 when it would block, -2 on an error (why set). */
+static long stream_io(session *s, int writing, void *buf, size_t n, char *why, size_t cap) {
+  if (!s->conn.easy) {
+    ssize_t k;
+    do {
+      k = writing ? write(s->conn.sock, buf, n) : read(s->conn.sock, buf, n);
+    } while (k < 0 && errno == EINTR);
+    if (k >= 0) return (long)k;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return -1;
+    if (!writing && errno == EIO) return 0;
+    snprintf(why, cap, "%s", strerror(errno));
+    return -2;
+  }
+  size_t k = 0;
+  CURLcode rc = writing ? curl_easy_send(s->conn.easy, buf, n, &k) : curl_easy_recv(s->conn.easy, buf, n, &k);
+  if (rc == CURLE_AGAIN) return -1;
+  if (rc != CURLE_OK) {
+    snprintf(why, cap, "%s", curl_easy_strerror(rc));
+    return -2;
+  }
+  return (long)k;
+}
+
 static void session_fail(session *s, const char *what) {
   if (!s->error[0]) snprintf(s->error, sizeof s->error, "%s", what);
   s->read_eof = 1;
@@ -178,18 +211,18 @@ void session_close_write(session *s) {
 
 void session_pump_write(session *s) {
   while (s->to_container.len) {
-    size_t k = 0;
-    CURLcode rc = curl_easy_send(s->conn.easy, buffer_head(&s->to_container), s->to_container.len, &k);
-    if (rc == CURLE_AGAIN) return;
-    if (rc != CURLE_OK) {
+    char why[128];
+    long k = stream_io(s, 1, (void *)buffer_head(&s->to_container), s->to_container.len, why, sizeof why);
+    if (k == -1) return;
+    if (k < 0) {
       /* The Engine stopped reading (the process ended): input is moot, output may go on. */
       buffer_clear(&s->to_container);
       s->write_closed = 1;
       return;
     }
-    buffer_consume(&s->to_container, k);
+    buffer_consume(&s->to_container, (size_t)k);
   }
-  if (s->want_shutdown && !s->write_closed) {
+  if (s->want_shutdown && !s->write_closed && s->conn.easy) {
     /* Half-close: the Engine delivers EOF to the process's stdin (non-tty sessions). */
     if (shutdown(s->conn.sock, SHUT_WR) != 0 && errno != ENOTCONN)
       snprintf(s->error, sizeof s->error, "could not close the container's input: %s", strerror(errno));
@@ -243,23 +276,28 @@ void session_pump_read(session *s) {
     size_t room = attached ? (outlets_have_room(l) ? READ_CHUNK : 0) : buffer_space(&s->pending);
     if (room > READ_CHUNK) room = READ_CHUNK;
     if (room == 0) return;
-    size_t k = 0;
-    CURLcode rc = curl_easy_recv(s->conn.easy, chunk, room, &k);
-    if (rc == CURLE_AGAIN) return;
-    if (rc != CURLE_OK) {
-      char why[200];
-      snprintf(why, sizeof why, "lost the connection to the Docker daemon: %s", curl_easy_strerror(rc));
-      session_fail(s, why);
+    char why[160], what[256];
+    long got = stream_io(s, 0, chunk, room, why, sizeof why);
+    if (got == -1) return;
+    if (got == -2) {
+      snprintf(what, sizeof what, s->conn.easy ? "lost the connection to the Docker daemon: %s" : "%s", why);
+      session_fail(s, what);
       return;
     }
-    if (k == 0) {
+    if (got == 0) {
       s->read_eof = 1;
       return;
     }
-    if (attached)
+    size_t k = (size_t)got;
+    if (attached) {
       deliver(s, chunk, k);
-    else
+    } else {
       buffer_append(&s->pending, chunk, k);
+      if (s->want_data && !s->data_signalled) { /* a script reads this session */
+        s->data_signalled = 1;
+        loop_push(l, EV_DATA, s->id, 0);
+      }
+    }
     if (k < room || s->tapped_out.len) return; /* drained for now, or Lua looks first */
   }
 }
