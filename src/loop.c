@@ -166,9 +166,10 @@ int loop_wait(loop *l, long timeout_ms) {
     size_t n = 0;
     h = l->host;
 
-    /* session EOF: reported once everything it sent has reached the host */
+    /* read what poll reported (or what may still be buffered: TLS, a full buffer), move
+     * output held from before an attach; EOF is reported once all of it reached the host */
     for (session *s = l->sessions; s; s = s->next) {
-      session_pump_read(s); /* also moves output held from before an attach */
+      if (s->readable || (l->host == s && s->pending.len)) session_pump_read(s);
       if (s->read_eof && !s->eof_reported && (l->host != s || (outlets_drained(l) && !s->pending.len && !s->tapped_out.len))) {
         s->eof_reported = 1;
         loop_push(l, EV_EOF, s->id, 0);
@@ -205,8 +206,13 @@ int loop_wait(loop *l, long timeout_ms) {
       /* EINTR surfaces as OK with no events; anything else is a bug worth seeing */
       fprintf(stderr, "dpty: libcurl wait failed: %s\n", curl_multi_strerror(mc));
     }
-    int running = 0;
-    if (l->requests) {
+    /* libcurl's own sockets or timers: only then is a perform worth its cost (this loop
+     * turns once per chunk of a session's output) */
+    int ours = 0;
+    for (size_t i = 0; i < n; i++) ours += fds[i].revents != 0;
+    long curl_due = -1;
+    if (l->requests && (ready > ours || (curl_multi_timeout(l->multi, &curl_due) == CURLM_OK && curl_due == 0))) {
+      int running = 0;
       mc = curl_multi_perform(l->multi, &running);
       if (mc != CURLM_OK) fprintf(stderr, "dpty: libcurl: %s\n", curl_multi_strerror(mc));
       collect_finished_requests(l);
@@ -220,7 +226,7 @@ int loop_wait(loop *l, long timeout_ms) {
       } else if (who[i]) {
         session *s = who[i];
         if (fds[i].revents & POLLOUT) session_pump_write(s);
-        /* POLLIN/POLLHUP/POLLERR: reading tells which */
+        if (fds[i].revents & (POLLIN | POLLHUP | POLLERR)) s->readable = 1; /* reading tells which */
       } else if (l->host && fds[i].fd == l->host_stdin) {
         pump_stdin(l);
       } else if (l->host) {

@@ -56,6 +56,7 @@ typedef struct session {
   int want_shutdown;     /* half-close once to_container is sent */
   int write_closed;
   int read_eof;          /* the Engine ended the stream */
+  int readable;          /* poll said so, or a read stopped before EAGAIN: read again */
   int eof_reported;
   int closed;
   char error[256];       /* why the stream ended, if not a clean EOF */

@@ -131,6 +131,7 @@ session *session_new(loop *l, hijack_conn *conn, int tty) {
   s->conn = *conn;
   memset(conn, 0, sizeof *conn);
   s->tty = tty;
+  s->readable = 1;
   s->key_timeout_ms = -1;
   frame_demux_init(&s->demux);
   /* Stream bytes that came with the response head are output like any other. */
@@ -278,7 +279,10 @@ void session_pump_read(session *s) {
     if (room == 0) return;
     char why[160], what[256];
     long got = stream_io(s, 0, chunk, room, why, sizeof why);
-    if (got == -1) return;
+    if (got == -1) {
+      s->readable = 0; /* drained: wait for poll */
+      return;
+    }
     if (got == -2) {
       snprintf(what, sizeof what, s->conn.easy ? "lost the connection to the Docker daemon: %s" : "%s", why);
       session_fail(s, what);
@@ -298,7 +302,7 @@ void session_pump_read(session *s) {
         loop_push(l, EV_DATA, s->id, 0);
       }
     }
-    if (k < room || s->tapped_out.len) return; /* drained for now, or Lua looks first */
+    if (s->tapped_out.len) return; /* Lua looks first */
   }
 }
 

@@ -54,12 +54,15 @@ local RUN_FLAGS = {
   { long = "network", arg = true, help = "Connect a container to a network (e.g. none)" },
   { long = "label", short = "l", arg = true, multi = true, meta = "K=V", help = "Set metadata on the container" },
   { long = "detach-keys", arg = true, help = "Override the key sequence for detaching" },
+  { long = "sig-proxy", help = "Proxy received signals to the container (non-TTY; default true)" },
   { long = "help", help = "Show this help" },
 }
 
 local ATTACH_FLAGS = {
   { long = "detach-keys", arg = true, help = "Override the key sequence for detaching" },
   { long = "no-stdin", help = "Do not attach STDIN" },
+  { long = "sig-proxy", help = "Proxy received signals to the container (non-TTY; default true)" },
+  { long = "logs", help = "Replay the container's earlier output first" },
   { long = "help", help = "Show this help" },
 }
 
@@ -100,6 +103,9 @@ local function session_outcome(verb, s, code, why, extra)
     return 128 + extra
   elseif why == "output closed" then
     return 141
+  elseif why == "forced" then
+    say("got 3 SIGTERM/SIGINTs, forcefully exiting")
+    return 1
   end
   say("%s", tostring(why))
   return type(extra) == "number" and extra or 125
@@ -156,7 +162,8 @@ function M.run(args, first, global)
       docker:remove(id, { force = true })
     end
   end
-  local s, aerr = dpty.attach(docker, id, { stdin = o.interactive, detach_keys = o["detach-keys"] })
+  local s, aerr = dpty.attach(docker, id, { stdin = o.interactive, detach_keys = o["detach-keys"], size = "host",
+    sig_proxy = o["sig-proxy"] })
   if not s then
     say("%s", aerr)
     discard()
@@ -201,7 +208,8 @@ function M.attach(args, first, global)
     say("the input device is not a TTY: use --no-stdin, or attach from a terminal")
     return 1
   end
-  local s, aerr = require("dpty").attach(docker, rest[1], { stdin = not o["no-stdin"], detach_keys = o["detach-keys"] })
+  local s, aerr = require("dpty").attach(docker, rest[1], { stdin = not o["no-stdin"], detach_keys = o["detach-keys"], size = "host",
+    sig_proxy = o["sig-proxy"], logs = o.logs })
   if not s then
     say("%s", aerr)
     return 1
@@ -232,7 +240,7 @@ function M.exec(args, first, global)
   local container = table.remove(rest, 1)
   local s, eerr = require("dpty").exec(docker, container, rest, {
     tty = o.tty or false, stdin = o.interactive or false, env = o.env, workdir = o.workdir,
-    user = o.user, privileged = o.privileged, detach_keys = o["detach-keys"],
+    user = o.user, privileged = o.privileged, detach_keys = o["detach-keys"], size = "host",
   })
   if not s then
     say("%s", eerr)
@@ -267,6 +275,7 @@ function M.script(args, first)
   for k = first + 1, #args do script_arg[#script_arg + 1] = args[k] end
   _G.arg = script_arg
   local r = chunk(table.unpack(script_arg, 1, #script_arg))
+  require("dpty.loop").finish_tasks() -- tasks the script started run to their end
   if math.type(r) == "integer" then return r end
   if r == false then return 1 end
   return 0

@@ -10,31 +10,133 @@ Docker.__index = Docker
 M.MAX_API = "1.41" -- the newest API version dpty speaks (what it is tested against)
 M.DEFAULT_SOCKET = "/var/run/docker.sock"
 
--- DOCKER_HOST forms: unix:///path, unix:// (default path), tcp://host[:port][/base], host:port
-function M.parse_host(host)
+M.SSH_BASE = "http://docker.example.com" -- the Host of requests over ssh (any name does)
+
+-- A word for the remote shell that ssh hands its command to.
+local function shell_word(s)
+  if s:match("^[%w%%+,./:=@_-]+$") then return s end
+  return "'" .. s:gsub("'", "'\\''") .. "'"
+end
+
+-- Words of DPTY_SSH_OPTS-style strings: split on whitespace (no quoting).
+function M.split_words(s)
+  local words = {}
+  for w in tostring(s or ""):gmatch("%S+") do words[#words + 1] = w end
+  return words
+end
+
+-- ssh://[user@]host[:port][/socket] -> target | nil, err. The command is the docker CLI's
+-- (cli/connhelper): ssh [-l user] [-p port] -- host docker [--host=unix://socket] system
+-- dial-stdio, with ssh_opts first (they win: ssh takes the first value of an option), then
+-- ConnectTimeout=30 (unless given), BatchMode=yes (never prompt) and -T.
+local function parse_ssh(host, ssh_opts)
+  local bad = function(why) return nil, ("invalid ssh URL %q: %s"):format(host, why) end
+  local rest = host:sub(7)
+  if rest:find("[?#]") then return bad("query parameters and fragments are not allowed") end
+  local authority, path = rest:match("^([^/]*)(.*)$")
+  local user, hostport = authority:match("^(.*)@([^@]*)$")
+  if not user then hostport = authority end
+  if user and user:find(":", 1, true) then return bad("plain-text password is not supported") end
+  if user == "" then user = nil end
+  local name, port = hostport:match("^%[([^%]]+)%]:?(%d*)$") -- [v6]:port
+  if not name then
+    name, port = hostport:match("^([^:]*):?(%d*)$")
+    if not name then return bad("the port must be a number") end
+  end
+  if name == "" then return bad("hostname is empty") end
+  local cmd = { "ssh" }
+  local has_timeout = false
+  for _, w in ipairs(ssh_opts or {}) do
+    cmd[#cmd + 1] = w
+    if w:find("ConnectTimeout", 1, true) then has_timeout = true end
+  end
+  if not has_timeout then
+    cmd[#cmd + 1] = "-o"
+    cmd[#cmd + 1] = "ConnectTimeout=30"
+  end
+  for _, w in ipairs { "-o", "BatchMode=yes", "-T" } do cmd[#cmd + 1] = w end
+  if user then
+    cmd[#cmd + 1] = "-l"
+    cmd[#cmd + 1] = user
+  end
+  if port ~= "" then
+    cmd[#cmd + 1] = "-p"
+    cmd[#cmd + 1] = port
+  end
+  for _, w in ipairs { "--", name, "docker" } do cmd[#cmd + 1] = w end
+  if path:gsub("/", "") ~= "" then cmd[#cmd + 1] = shell_word("--host=unix://" .. path) end
+  cmd[#cmd + 1] = "system"
+  cmd[#cmd + 1] = "dial-stdio"
+  return { base = M.SSH_BASE, name = host, command = cmd }
+end
+
+-- DOCKER_HOST forms: unix:///path, unix:// (default path), tcp://host[:port][/base], host:port,
+-- ssh://[user@]host[:port][/socket]. opts.tls (a table {ca=, cert=, key=, verify=}) makes a
+-- tcp host TLS (https, default port 2376); opts.ssh_opts are extra words for ssh.
+function M.parse_host(host, opts)
+  opts = opts or {}
   if host == nil or host == "" then return { unix = M.DEFAULT_SOCKET, base = "http://localhost", name = "unix://" .. M.DEFAULT_SOCKET } end
   local path = host:match("^unix://(.*)$")
   if path then
     if path == "" then path = M.DEFAULT_SOCKET end
     return { unix = path, base = "http://localhost", name = "unix://" .. path }
   end
+  if host:match("^ssh://") then return parse_ssh(host, opts.ssh_opts) end
   local rest = host:match("^tcp://(.*)$") or (not host:find("://", 1, true) and host)
   if rest then
     local hostport, base = rest:match("^([^/]*)(/?.-)/?$")
     if not hostport or hostport == "" then return nil, ("invalid DOCKER_HOST %q: no host"):format(host) end
-    if not hostport:find(":%d+$") and not hostport:find("^%[.*%]:%d+$") then hostport = hostport .. ":2375" end
-    return { base = "http://" .. hostport .. base, name = "tcp://" .. hostport .. base }
+    local tls = opts.tls
+    if not hostport:find(":%d+$") and not hostport:find("^%[.*%]:%d+$") then
+      hostport = hostport .. (tls and ":2376" or ":2375")
+    end
+    local t = { base = (tls and "https://" or "http://") .. hostport .. base, name = "tcp://" .. hostport .. base }
+    if tls then
+      t.tls = { ca = tls.ca, cert = tls.cert, key = tls.key, verify = tls.verify ~= false }
+    end
+    return t
   end
   local scheme = host:match("^(%a+)://")
-  return nil, ("DOCKER_HOST %q: the %s:// scheme is not supported (use unix:// or tcp://)"):format(host, scheme or "?")
+  return nil, ("DOCKER_HOST %q: the %s:// scheme is not supported (use unix://, tcp:// or ssh://)"):format(host, scheme or "?")
 end
 
--- dpty.docker([host]) -> docker client (host defaults to DOCKER_HOST, then the local socket)
-function M.docker(host)
-  local target, err = M.parse_host(host or M.default_host or os.getenv("DOCKER_HOST"))
-  if not target then error(err, 2) end
+-- dpty.docker([host | opts]) -> docker client
+--   dpty.docker()                      as the docker CLI: engine.default_context (--context),
+--                                      engine.default_host (-H), DOCKER_HOST, DOCKER_CONTEXT,
+--                                      config.json currentContext, else the local socket
+--   dpty.docker("tcp://host:2376")     that host (TLS from DOCKER_TLS_VERIFY/DOCKER_TLS/DOCKER_CERT_PATH)
+--   dpty.docker{ host = "tcp://127.0.0.1:2376", tls = { ca =, cert =, key =, verify = true } }
+--   dpty.docker{ context = "name" }    a context of the docker CLI's store
+-- opts.tls: a table, true (TLS, files from DOCKER_CERT_PATH) or false (no TLS);
+-- opts.ssh_opts: extra ssh words for ssh:// hosts (default: DPTY_SSH_OPTS, split on spaces).
+-- A host or context that cannot be used is an error (raised) that says why.
+function M.docker(spec)
+  local opts
+  if type(spec) == "table" then
+    opts = spec
+  elseif spec == nil or type(spec) == "string" then
+    opts = { host = spec }
+  else
+    error("dpty.docker: expected a host string or an options table, got a " .. type(spec), 2)
+  end
+  local context = require "dpty.context"
+  local explicit = opts.host or opts.context
+  local ep, err = context.endpoint {
+    host = opts.host or (not explicit and not M.default_context and M.default_host) or nil,
+    context = opts.context or (not explicit and M.default_context) or nil,
+    tls = opts.tls,
+  }
+  if not ep then error(err, 2) end
+  local tls = ep.tls
+  if type(opts.tls) == "table" then tls = opts.tls end
+  local target, perr = M.parse_host(ep.host, {
+    tls = tls,
+    ssh_opts = opts.ssh_opts or M.split_words(os.getenv("DPTY_SSH_OPTS")),
+  })
+  if not target then error(perr, 2) end
   local pinned = os.getenv("DOCKER_API_VERSION")
-  return setmetatable({ target = target, host = target.name, api = pinned ~= "" and pinned or nil }, Docker)
+  return setmetatable({ target = target, host = target.name, context = ep.context,
+    api = pinned ~= "" and pinned or nil }, Docker)
 end
 
 local function urlencode(s)

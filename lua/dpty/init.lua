@@ -8,6 +8,8 @@ local session = require "dpty.session"
 local loop = require "dpty.loop"
 local keys = require "dpty.keys"
 local defaults = require "dpty.defaults"
+local expect = require "dpty.expect"
+local spawn = require "dpty.spawn"
 
 local dpty = {
   version = core.version,
@@ -20,11 +22,29 @@ local dpty = {
   bind = defaults.bind,   -- dpty.bind(spec, action): a binding for every later session
   on = defaults.on,       -- dpty.on(event, fn): a hook for every later session
   keys = keys.sequences,  -- spec -> the byte sequences it stands for
+  spawn = spawn.spawn,    -- a local command in a pty, with the session API
+  -- test rigs
+  go = loop.go,
+  wait_all = loop.wait_all,
+  expect_any = session.expect_any,
+  pat = expect.pat,
+  re = expect.re,
+  EOF = expect.EOF,
+  TIMEOUT = expect.TIMEOUT,
 }
 
 -- dockerpty parity: attach, start if needed, give it the terminal until it exits.
 -- -> exit code | nil, "detached" | nil, err
+-- Sized like the person's terminal (opts.size = "host"), unless opts says otherwise.
+local function for_terminal(opts)
+  local o = {}
+  for k, v in pairs(opts or {}) do o[k] = v end
+  if o.size == nil then o.size = "host" end
+  return o
+end
+
 function dpty.start(docker, id, opts)
+  opts = for_terminal(opts)
   local s, err = session.attach(docker, id, opts)
   if not s then return nil, err end
   local code, why, extra = s:interact(opts)
@@ -33,6 +53,7 @@ function dpty.start(docker, id, opts)
 end
 
 function dpty.exec_command(docker, id, cmd, opts)
+  opts = for_terminal(opts)
   local s, err = session.exec(docker, id, cmd, opts)
   if not s then return nil, err end
   local code, why, extra = s:interact(opts)

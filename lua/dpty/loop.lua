@@ -114,18 +114,125 @@ function M.step(timeout)
   if timers[1] then fire_timers() end
 end
 
+-- ---- tasks: coroutines that wait by yielding to the main thread's loop -------------------
+
+local tasks = {}         -- live tasks, in creation order
+local task_of = setmetatable({}, { __mode = "k" }) -- coroutine -> task
+
+local Task = {}
+Task.__index = Task
+function Task:__tostring() return "dpty task " .. tostring(self.co):match("0x%x+") end
+function Task:done() return self.status ~= "running" end
+
+-- dpty.go(fn, ...) -> task: runs fn as a task; waits inside it let the other tasks run.
+function M.go(fn, ...)
+  assert(type(fn) == "function", "go: a function expected")
+  local args = table.pack(...)
+  local t = setmetatable({ status = "running" }, Task)
+  t.co = coroutine.create(function()
+    return fn(table.unpack(args, 1, args.n))
+  end)
+  task_of[t.co] = t
+  tasks[#tasks + 1] = t
+  return t
+end
+
+local function current_task()
+  local co = coroutine.running()
+  return task_of[co]
+end
+
+local function resume(t)
+  local r = table.pack(coroutine.resume(t.co))
+  if coroutine.status(t.co) == "dead" then
+    if r[1] then
+      t.status, t.results = "ok", table.pack(table.unpack(r, 2, r.n))
+    else
+      t.status, t.error = "error", debug.traceback(t.co, tostring(r[2]))
+    end
+    for i, x in ipairs(tasks) do
+      if x == t then
+        table.remove(tasks, i)
+        break
+      end
+    end
+  end
+end
+
+-- Resumes every task whose wait is over (or that has not started). True if any ran.
+local function run_tasks()
+  local ran = false
+  for _, t in ipairs(table.move(tasks, 1, #tasks, 1, {})) do
+    if t.status == "running" then
+      -- a predicate may have effects (expect consumes what it matched): evaluated once,
+      -- here, and its verdict handed to the task
+      t.ready = not t.pred or t.pred()
+      if t.ready or (t.deadline and core.monotonic() >= t.deadline) then
+        ran = true
+        resume(t)
+      end
+    end
+  end
+  return ran
+end
+
+-- The earliest deadline of a waiting task, for the loop's timeout.
+local function next_task_deadline()
+  local d
+  for _, t in ipairs(tasks) do
+    if not t.pred then return core.monotonic() end
+    if t.deadline and (not d or t.deadline < d) then d = t.deadline end
+  end
+  return d
+end
+
 -- Runs the loop until pred() is true or timeout seconds passed; true if pred held.
+-- Inside a task it yields to the main thread instead, which keeps everything running.
 function M.run_until(pred, timeout)
   local deadline = timeout and core.monotonic() + timeout
-  while not pred() do
-    local left
-    if deadline then
-      left = deadline - core.monotonic()
-      if left <= 0 then return false end
+  local t = current_task()
+  if t then
+    if pred() then return true end
+    while true do
+      if deadline and core.monotonic() >= deadline then return false end
+      t.pred, t.deadline = pred, deadline
+      coroutine.yield()
+      t.pred, t.deadline = nil, nil
+      if t.ready then return true end
     end
+  end
+  while true do
+    run_tasks()
+    if pred() then return true end
+    local now = core.monotonic()
+    if deadline and now >= deadline then return false end
+    local left = deadline and deadline - now
+    local td = next_task_deadline()
+    if td and (not left or td - now < left) then left = math.max(0, td - now) end
     M.step(left)
   end
-  return true
+end
+
+-- dpty.wait_all(tasks) -> a list of each task's results (a table.pack each); a task's error
+-- is raised here, with its traceback.
+function M.wait_all(list)
+  M.run_until(function()
+    for _, t in ipairs(list) do
+      if not t:done() then return false end
+    end
+    return true
+  end)
+  local out = {}
+  for i, t in ipairs(list) do
+    if t.status == "error" then error(t.error, 0) end
+    out[i] = t.results
+  end
+  return out
+end
+
+-- Lets unfinished tasks run to their end (a script's end waits for them).
+function M.finish_tasks()
+  M.run_until(function() return #tasks == 0 end)
 end
 
 function M.await(request)
@@ -134,7 +241,7 @@ end
 
 function M.sleep(seconds)
   local deadline = core.monotonic() + seconds
-  M.run_until(function() return core.monotonic() >= deadline end)
+  M.run_until(function() return core.monotonic() >= deadline end, seconds)
 end
 
 -- A request nobody waits for (a resize): closed when it completes, then then_fn() runs.

@@ -7,6 +7,7 @@
 -- an {"error": ...} line under HTTP 200. Credentials come from $DOCKER_CONFIG/config.json
 -- the way the docker CLI finds them: "auths", "credHelpers", "credsStore".
 local cjson = require "cjson.safe"
+local config = require "dpty.config"
 local engine = require "dpty.engine"
 local loop = require "dpty.loop"
 local progress = require "dpty.progress"
@@ -137,22 +138,22 @@ function M.base64_decode(s)
 end
 
 -- Where the docker CLI keeps its config: $DOCKER_CONFIG, else ~/.docker.
-function M.config_dir()
-  local dir = os.getenv("DOCKER_CONFIG")
-  if dir and dir ~= "" then return dir end
-  return (os.getenv("HOME") or "") .. "/.docker"
-end
+M.config_dir = config.dir
 
--- config.json of a config dir -> table ({} when there is none) | nil, message
+-- config.json of a config dir (default: config.dir()) -> table ({} when there is none)
+-- | nil, message
 function M.load_config(dir)
-  local path = (dir or M.config_dir()) .. "/config.json"
+  if not dir then return config.load() end
+  local path = dir .. "/config.json"
   local f = io.open(path, "rb")
   if not f then return {} end
   local text = f:read("a")
   f:close()
-  local config = cjson.decode(text)
-  if type(config) ~= "table" then return nil, ("%s: not a JSON object (invalid docker config file)"):format(path) end
-  return config
+  local conf, err = cjson.decode(text)
+  if type(conf) ~= "table" then
+    return nil, ("%s: not valid JSON (%s); fix or remove it"):format(path, err or "not an object")
+  end
+  return conf
 end
 
 -- The key the docker CLI stores a registry's credentials under.
@@ -221,9 +222,9 @@ function M.helper_credentials(helper, key)
 end
 
 -- The credential helper the CLI would ask for this key: credHelpers, then credsStore.
-local function helper_for(config, key)
-  local per_host = type(config.credHelpers) == "table" and config.credHelpers or {}
-  local helper = per_host[key] or per_host[hostname(key)] or config.credsStore
+local function helper_for(conf, key)
+  local per_host = type(conf.credHelpers) == "table" and conf.credHelpers or {}
+  local helper = per_host[key] or per_host[hostname(key)] or conf.credsStore
   if type(helper) == "string" and helper ~= "" then return helper end
   return nil
 end
@@ -231,20 +232,20 @@ end
 -- Credentials for a registry domain ("docker.io", "127.0.0.1:5000") from a config table
 -- (default: $DOCKER_CONFIG/config.json). -> auth config | nil (anonymous) | nil, message
 -- credHelpers[domain] wins, then credsStore, then the plain "auths" entry (docker's order).
-function M.credentials(domain, config)
-  if not config then
+function M.credentials(domain, conf)
+  if not conf then
     local err
-    config, err = M.load_config()
-    if not config then return nil, err end
+    conf, err = M.load_config()
+    if not conf then return nil, err end
   end
   local key = M.auth_key(domain)
-  local helper = helper_for(config, key)
+  local helper = helper_for(conf, key)
   if helper then
     local a, err = M.helper_credentials(helper, key)
     if a or err then return a, err end
     -- nothing stored in the helper: the CLI goes on anonymously (keeping an "auths" entry)
   end
-  return from_auths(auths_entry(config.auths, key), key)
+  return from_auths(auths_entry(conf.auths, key), key)
 end
 
 -- The X-Registry-Auth value for an auth config (JSON, base64url, as the docker CLI sends).
@@ -347,8 +348,10 @@ function M.pull(docker, image, opts)
 
   -- No timeout: a large pull takes as long as it takes (docker has none either).
   local req <close> = loop.get():request(docker.target, "POST", path .. engine.query_string(query), headers, nil, 0)
+  local function done() return req:done() end
   while not req:done() do
-    loop.step(M.POLL)
+    -- run_until, not step: inside a task it yields, so other tasks and sessions go on
+    loop.run_until(done, M.POLL)
     take(req:take_body())
   end
   local status, rest = req:result(docker.target)

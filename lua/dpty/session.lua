@@ -13,6 +13,8 @@ local Session = {}
 Session.__index = Session
 
 local SIG = core.signals
+local SIG_NAME = {}
+for name, n in pairs(SIG) do SIG_NAME[n] = name end
 
 local function check_open(self)
   if self.closed then error("attempt to use a closed session", 3) end
@@ -53,7 +55,22 @@ local function new(fields)
   local s = setmetatable(fields, Session)
   s.key_timeout = fields.opts.key_timeout
   if s.key_timeout == nil then s.key_timeout = 1 end
+  s.timeout = fields.opts.timeout
+  if fields.conn then s:_connect(fields.conn) end
   return s
+end
+M.new = new
+
+-- Every event of the session's stream comes here: to interact while it runs, else to the
+-- script's side (the virtual screen and the expect buffer, see headless.lua).
+function Session:_connect(conn)
+  self.conn = conn
+  loop.listen(conn:id(), function(kind, v)
+    local h = self._interact_handler
+    if h then return h(kind, v) end
+    self:_headless_event(kind, v)
+  end)
+  self:_headless_init()
 end
 
 -- dpty.attach(docker, id, opts) -> session | nil, err
@@ -149,9 +166,13 @@ function Session:_filter(event, data, ...)
   return data
 end
 
+-- Output and input go through Lua only when something there wants them: hooks, or a
+-- transcript (s:log, s:record) while the person has the terminal.
 function Session:_update_taps()
   local h = self.hooks
-  self.conn:set_taps(h.output ~= nil and #h.output > 0, h.input ~= nil and #h.input > 0)
+  local transcripts = self._interacting and (self._log or self._cast)
+  self.conn:set_taps((h.output ~= nil and #h.output > 0) or transcripts,
+    (h.input ~= nil and #h.input > 0) or (self._interacting and self._log) or false)
 end
 
 -- Binding ids index self._actions; the detach spec in force detaches unless the user bound
@@ -184,9 +205,10 @@ function Session:send(data)
   local sent = conn:send(data)
   while sent < #data do
     if conn:closed() or conn:eof() then return nil, "the session has ended" end
-    loop.step(0.01)
+    loop.run_until(function() return false end, 0.005) -- let the stream drain
     sent = sent + conn:send(data:sub(sent + 1))
   end
+  if #data > 0 then self:_transcribe("in", data) end
   return true
 end
 
@@ -230,8 +252,12 @@ end
 function Session:redraw()
   if not self.tty then return end
   local rows, cols = host_size()
-  rows, cols = rows or self.opts.rows, cols or self.opts.cols
-  if not rows then return end
+  if not rows or loop.host_session ~= self then rows, cols = self:_size() end
+  if self.kind == "local" then
+    self.pty:resize(rows + 1, cols + 1)
+    self.pty:resize(rows, cols)
+    return
+  end
   local kind, rid = self.kind, self.kind == "exec" and self.exec_id or self.id
   -- one after the other: on two connections they could arrive the other way round
   self.docker:resize_async(kind, rid, rows + 1, cols + 1, function()
@@ -240,17 +266,20 @@ function Session:redraw()
 end
 
 function Session:_resize(rows, cols)
+  if self.kind == "local" then return self.pty:resize(rows, cols) end
   if self.kind == "exec" then return self.docker:exec_resize(self.exec_id, rows, cols) end
   return self.docker:resize(self.id, rows, cols)
 end
 
--- The size the session's terminal should have: the host's when it will be shown there,
--- else opts.rows/cols.
+-- The size the session's terminal should have: opts.rows/cols when given; the host's for a
+-- session made to be shown there (opts.size = "host": the verbs, dpty.start); else 24x80.
 function Session:_size()
-  local rows, cols = host_size()
-  if rows and core.isatty(0) then return rows, cols end
   if self.opts.rows and self.opts.cols then return self.opts.rows, self.opts.cols end
-  return rows, cols
+  if self.opts.size == "host" then
+    local rows, cols = host_size()
+    if rows then return rows, cols end
+  end
+  return 24, 80
 end
 
 -- ---- lifecycle --------------------------------------------------------------------------
@@ -263,7 +292,7 @@ function Session:start()
     local body = cjson.encode({ Detach = false, Tty = self.tty })
     local conn, err, status = self.docker:hijack("/exec/" .. self.exec_id .. "/start", body, self.tty)
     if not conn then return nil, err, status == 404 and 125 or 126 end
-    self.conn = conn
+    self:_connect(conn)
     self.state = "running"
     -- Only after the 101 (before it the Engine holds the resize for 10 s and fails), and
     -- waited for, so the first command already sees the size (moby#35407).
@@ -299,6 +328,7 @@ end
 function Session:wait()
   check_open(self)
   if self.exit_code then return self.exit_code end
+  if self.kind == "local" then return require("dpty.spawn").wait(self) end
   if self.kind == "exec" then
     local deadline = core.monotonic() + 5
     while true do
@@ -321,7 +351,7 @@ end
 -- After the stream ended: true when the container still runs (the Engine detached us), so
 -- that no one waits forever for an exit that is not coming.
 function Session:_ended_without_exit()
-  if self.kind == "exec" or self.waiter.done() then return false end
+  if self.kind ~= "container" or self.waiter.done() then return false end
   if loop.run_until(self.waiter.done, 1) then return false end
   local info = self.docker:inspect(self.id)
   return info and info.State and info.State.Running
@@ -350,9 +380,19 @@ function Session:_take_terminal(raw)
   end
 end
 
+-- Resizes the program's terminal while bytes flow (no waiting for the answer).
+function Session:_resize_async(rows, cols)
+  if self.kind == "local" then
+    self.pty:resize(rows, cols)
+  else
+    self.docker:resize_async(self.kind, self.kind == "exec" and self.exec_id or self.id, rows, cols)
+  end
+end
+
 -- s:interact(opts) -> exit code | nil, "detached" | nil, "signal", signo | nil, err
 -- Gives the host's terminal (raw when both sides are terminals) to the session until the
--- process ends, a detach binding fires, or dpty is told to stop.
+-- process ends, a detach binding fires, or dpty is told to stop. After a detach the session
+-- is still connected: a script can go on with it (or interact again).
 function Session:interact(iopts)
   check_open(self)
   iopts = iopts or {}
@@ -361,22 +401,46 @@ function Session:interact(iopts)
     if not ok then return nil, err, code end
   end
   local conn = self.conn
-  local cid = conn:id()
+  if conn:closed() then return nil, "the session's connection is closed" end
   local raw = self.tty and self.stdin and core.isatty(0)
   self:_compile_bindings()
+  self._interacting = true
   self:_update_taps()
+  conn:want_data(false) -- output goes to the terminal now, not to the script
   local give_back, aerr = self:_take_terminal(raw)
-  if not give_back then return nil, aerr end
+  if not give_back then
+    self._interacting = false
+    self:_update_taps()
+    conn:want_data(true)
+    return nil, aerr
+  end
+
+  -- a session sized for a script gets the person's terminal size while they have it
+  local resized_for_host = false
+  local host_rows, host_cols = host_size()
+  if self.tty and host_rows and self.opts.size ~= "host" then
+    local rows, cols = self:_size()
+    if rows ~= host_rows or cols ~= host_cols then
+      self:_resize_async(host_rows, host_cols)
+      resized_for_host = true
+    end
+  end
 
   self._outcome = nil
   local value
   local unhooks = {}
   local guard <close> = setmetatable({}, { __close = function()
     for _, u in ipairs(unhooks) do u() end
-    loop.listen(cid, nil)
+    self._interact_handler = nil
+    self._interacting = false
     give_back()
+    if not conn:closed() then
+      self:_update_taps()
+      conn:want_data(true)
+      if resized_for_host then self:_resize_async(self:_size()) end
+    end
   end })
-  loop.listen(cid, function(kind, v)
+  self._interact_handler = function(kind, v)
     if kind == "eof" then
       self._outcome = self._outcome or "eof"
     elseif kind == "key" then
@@ -385,7 +449,10 @@ function Session:interact(iopts)
       local pieces = conn:take_tapped_output()
       for i = 1, #pieces, 2 do
         local data = self:_filter("output", pieces[i + 1], pieces[i])
-        if data and data ~= "" then loop.get():write_host(pieces[i], data) end
+        if data and data ~= "" then
+          self:_transcribe("out", data)
+          loop.get():write_host(pieces[i], data)
+        end
       end
     elseif kind == "input" then
       local data = self:_filter("input", conn:take_tapped_input())
@@ -394,19 +461,37 @@ function Session:interact(iopts)
     elseif kind == "output_closed" then
       self._outcome, value = self._outcome or "output_closed", v
     end
-  end)
+  end
   local function stop(signo)
     self._outcome, value = self._outcome or "signal", signo
   end
-  for _, sig in ipairs { SIG.TERM, SIG.HUP, SIG.QUIT } do unhooks[#unhooks + 1] = loop.on_signal(sig, stop) end
-  if not raw then unhooks[#unhooks + 1] = loop.on_signal(SIG.INT, stop) end
+  if self.kind == "container" and not self.tty and self.opts.sig_proxy ~= false then
+    -- as docker's --sig-proxy: the container gets the signal; three ctrl-c in a row force
+    -- dpty out (the container may ignore SIGINT: PID 1 without a handler does)
+    local ints = 0
+    local function forward(signo)
+      ints = (signo == SIG.INT or signo == SIG.TERM) and ints + 1 or 0
+      if ints >= 3 then
+        self._outcome, value = self._outcome or "forced", signo
+        return
+      end
+      local name = SIG_NAME[signo] or tostring(signo)
+      local ok, err = self.docker:kill(self.id, name)
+      if not ok then loop.report("could not forward SIG" .. name .. ": " .. tostring(err)) end
+    end
+    for _, sig in ipairs { SIG.INT, SIG.TERM, SIG.HUP, SIG.QUIT, SIG.USR1, SIG.USR2 } do
+      unhooks[#unhooks + 1] = loop.on_signal(sig, forward)
+    end
+  else
+    for _, sig in ipairs { SIG.TERM, SIG.HUP, SIG.QUIT } do unhooks[#unhooks + 1] = loop.on_signal(sig, stop) end
+    if not raw then unhooks[#unhooks + 1] = loop.on_signal(SIG.INT, stop) end
+  end
   if self.tty and core.isatty(1) then
-    local kind, rid = self.kind, self.kind == "exec" and self.exec_id or self.id
     unhooks[#unhooks + 1] = loop.on_signal(SIG.WINCH, function()
       if loop.host_session ~= self then return end
       local rows, cols = host_size()
       if rows then
-        self.docker:resize_async(kind, rid, rows, cols)
+        self:_resize_async(rows, cols)
         self:_emit("resize", rows, cols)
       end
     end)
@@ -421,6 +506,7 @@ function Session:interact(iopts)
   self._outcome = nil
 
   if outcome == "eof" then
+    self.eof = true
     local _, why = conn:eof()
     if why then return nil, why end
     if self:_ended_without_exit() then
@@ -432,12 +518,12 @@ function Session:interact(iopts)
     if code then self:_emit("exit", code) end
     return code, err
   elseif outcome == "detach" then
-    self.state = "detached"
-    conn:close()
     self:_emit("detach")
     return nil, "detached"
   elseif outcome == "output_closed" then
     return nil, "output closed"
+  elseif outcome == "forced" then
+    return nil, "forced", value
   end
   return nil, "signal", value
 end
@@ -445,7 +531,10 @@ end
 function Session:close()
   if self.closed then return end
   self.closed = true
+  if self._log then self._log:close() end
+  if self._cast then self._cast:close() end
   if self.conn then self.conn:close() end
+  if self.pty then self.pty:close() end
   if self.waiter then self.waiter.close() end
 end
 Session.__close = Session.close
@@ -456,4 +545,5 @@ function Session:__tostring()
 end
 
 M.Session = Session
+require("dpty.headless").install(Session, M)
 return M
