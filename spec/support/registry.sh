@@ -14,6 +14,8 @@ set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
+# under the specs' sanitizer pass LD_PRELOAD holds libasan, of no use to the tools run here
+unset LD_PRELOAD
 
 port=${DPTY_REGISTRY_PORT:-5000}
 auth_port=${DPTY_REGISTRY_AUTH_PORT:-5001}
@@ -23,7 +25,7 @@ password=dpty-secret
 repo=dpty-test/busybox:latest
 
 say() { printf 'registry: %s\n' "$*" >&2; }
-docker() { env -u LD_PRELOAD "${DOCKER:-docker}" "$@"; }
+docker() { command "${DOCKER:-docker}" "$@"; }
 
 # HTTP status of GET /v2/ on a port ("000" when nothing answers)
 probe() { curl -s -o /dev/null -m 2 -w '%{http_code}' "http://127.0.0.1:$1/v2/" || true; }
@@ -31,7 +33,10 @@ probe() { curl -s -o /dev/null -m 2 -w '%{http_code}' "http://127.0.0.1:$1/v2/" 
 stop_one() { # NAME
   local pidfile=$dir/$1/pid
   if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
-    kill "$(cat "$pidfile")"
+    local pid
+    pid=$(cat "$pidfile")
+    kill "$pid"
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     say "stopped $1"
   fi
   rm -f "$pidfile"
@@ -69,9 +74,8 @@ start_one() {
   local name=$1 p=$2 want=$3 auth=${4:-} d=$dir/$1
   local code
   code=$(probe "$p")
-  if [ -f "$d/pid" ] && kill -0 "$(cat "$d/pid")" 2>/dev/null && [ "$code" = "$want" ]; then
-    return 0
-  fi
+  # already up (ours, or one another run started a moment ago)
+  [ "$code" = "$want" ] && return 0
   if [ "$code" != 000 ]; then
     say "something else answers on 127.0.0.1:$p (GET /v2/ -> $code); set DPTY_REGISTRY_PORT/DPTY_REGISTRY_AUTH_PORT"
     return 1
@@ -85,6 +89,9 @@ start_one() {
       printf 'auth:\n  htpasswd:\n    realm: dpty-test\n    path: %s/htpasswd\n' "$d"
     fi
   } >"$d/config.yml"
+  # Specs delete their manifests when done; their blobs go here, while nothing is served.
+  docker-registry garbage-collect --delete-untagged "$d/config.yml" >"$d/gc.log" 2>&1 ||
+    say "garbage collection of $name failed (see $d/gc.log); starting anyway"
   setsid docker-registry serve "$d/config.yml" </dev/null >"$d/log" 2>&1 &
   echo $! >"$d/pid"
   for _ in $(seq 100); do
@@ -114,6 +121,11 @@ push_to() {
   rm -f "$log"
   docker rmi "$ref" >/dev/null
 }
+
+# Runs sharing the machine start at most one of each.
+mkdir -p "$dir"
+exec 9>"$dir/lock"
+flock 9
 
 docker image inspect busybox:latest >/dev/null 2>&1 || spec/support/busybox-image.sh
 

@@ -210,7 +210,7 @@ describe("credentials", function()
     f:close()
     local c, err = pull.load_config(dir)
     assert.is_nil(c)
-    assert.matches("config.json: not a JSON object", err, 1, true)
+    assert.matches("config.json: not valid JSON", err, 1, true)
     os.execute("rm -rf " .. dir)
   end)
 
