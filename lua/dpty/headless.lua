@@ -96,7 +96,9 @@ end
 
 -- ---- the input side -----------------------------------------------------------------------
 
-function H:sendline(text) return self:send((text or "") .. "\r") end
+-- Text then Enter: "\r" on a terminal; a non-tty stream has no terminal to turn it into a
+-- newline, so there the line ends with "\n".
+function H:sendline(text) return self:send((text or "") .. (self.tty and "\r" or "\n")) end
 
 -- s:sendcontrol("c") sends ctrl-c
 function H:sendcontrol(ch)

@@ -38,11 +38,13 @@ end
 -- The exit status of a local command: its code, or 128+N when killed by signal N.
 function M.wait(self)
   if self.exit_code then return self.exit_code end
-  local code
-  loop.run_until(function()
+  -- nothing wakes the loop when the child exits (no SIGCHLD watch): look every 20 ms,
+  -- letting everything else run meanwhile
+  local code = self.pty:wait(0)
+  while code == nil do
+    loop.run_until(function() return false end, 0.02)
     code = self.pty:wait(0)
-    return code ~= nil
-  end)
+  end
   self.exit_code = code
   return code
 end
