@@ -385,12 +385,29 @@ function M.image_exists(docker, image)
   return true
 end
 
+-- M.pull_with_progress(docker, image, out, opts) -> true | nil, message
+--   The pull as `docker run` shows it: "Unable to find image 'x:latest' locally" first when
+--   opts.missing, then the progress display on out (a file, default io.stderr, or a
+--   function(text); redrawn in place when out is a terminal). opts.display: options for
+--   progress.new (tty, cols). For a CLI that, like docker, tries to create the container
+--   first and pulls only when the Engine says "No such image" (no extra request per run).
+function M.pull_with_progress(docker, image, out, opts)
+  opts = opts or {}
+  local ref, err = M.parse_reference(image)
+  if not ref then return nil, err end
+  out = out or io.stderr
+  if opts.missing then write(out, ("Unable to find image '%s' locally\n"):format(ref.display)) end
+  local display = progress.new(out, opts.display)
+  local ok, perr = M.pull(docker, image, { on_progress = function(ev) display:event(ev) end })
+  display:finish()
+  if not ok then return nil, perr end
+  return true
+end
+
 -- M.ensure_image(docker, image, policy, out) -> true | nil, message
---   policy "missing" (default): pull when the Engine does not have the image, after
---   "Unable to find image 'x:latest' locally" as docker says it; "always": pull;
---   "never": nothing (creating the container then fails with "No such image").
---   out: where the messages and the progress display go (a file, default io.stderr, or a
---   function(text)); the display redraws in place when out is a terminal.
+--   policy "missing" (default): pull when the Engine does not have the image (asked with
+--   GET /images/{name}/json); "always": pull; "never": nothing (creating the container then
+--   fails with "No such image"). out as for pull_with_progress.
 function M.ensure_image(docker, image, policy, out, display_opts)
   policy = policy or "missing"
   if not M.POLICIES[policy] then
@@ -399,18 +416,12 @@ function M.ensure_image(docker, image, policy, out, display_opts)
   if policy == "never" then return true end
   local ref, err = M.parse_reference(image)
   if not ref then return nil, err end
-  out = out or io.stderr
   if policy == "missing" then
     local present, ierr = M.image_exists(docker, image)
     if present == nil then return nil, ierr end
     if present then return true end
-    write(out, ("Unable to find image '%s' locally\n"):format(ref.display))
   end
-  local display = progress.new(out, display_opts)
-  local ok, perr = M.pull(docker, image, { on_progress = function(ev) display:event(ev) end })
-  display:finish()
-  if not ok then return nil, perr end
-  return true
+  return M.pull_with_progress(docker, image, out, { missing = policy == "missing", display = display_opts })
 end
 
 return M
