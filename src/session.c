@@ -262,9 +262,14 @@ static void deliver(session *s, const unsigned char *p, size_t n) {
 }
 
 /* Reads what the stream has, as far as there is room for it. */
+/* Reads what the stream has, as far as there is room for it. Reads are gathered into one
+ * chunk until the stream has no more for now, then written to the host at once: the
+ * Engine sends a tty's output in pieces of a few hundred bytes, and one write per piece
+ * would double the system calls of a bulk transfer. */
 void session_pump_read(session *s) {
   loop *l = s->loop;
   unsigned char chunk[READ_CHUNK];
+  size_t have = 0;
   int attached = l->host == s;
   /* Output that arrived before the host was attached goes first, as room allows. */
   while (attached && s->pending.len && outlets_have_room(l) && !s->tapped_out.len) {
@@ -273,37 +278,37 @@ void session_pump_read(session *s) {
     buffer_consume(&s->pending, k);
   }
   if (attached && (s->pending.len || s->tapped_out.len)) return;
+  if (attached && !outlets_have_room(l)) return;
   while (!s->read_eof) {
-    size_t room = attached ? (outlets_have_room(l) ? READ_CHUNK : 0) : buffer_space(&s->pending);
+    size_t room = attached ? READ_CHUNK - have : buffer_space(&s->pending);
     if (room > READ_CHUNK) room = READ_CHUNK;
-    if (room == 0) return;
+    if (room == 0) break;
     char why[160], what[256];
-    long got = stream_io(s, 0, chunk, room, why, sizeof why);
+    long got = stream_io(s, 0, attached ? chunk + have : chunk, room, why, sizeof why);
     if (got == -1) {
       s->readable = 0; /* drained: wait for poll */
-      return;
+      break;
     }
     if (got == -2) {
       snprintf(what, sizeof what, s->conn.easy ? "lost the connection to the Docker daemon: %s" : "%s", why);
       session_fail(s, what);
-      return;
+      break;
     }
     if (got == 0) {
       s->read_eof = 1;
-      return;
+      break;
     }
-    size_t k = (size_t)got;
     if (attached) {
-      deliver(s, chunk, k);
+      have += (size_t)got;
     } else {
-      buffer_append(&s->pending, chunk, k);
+      buffer_append(&s->pending, chunk, (size_t)got);
       if (s->want_data && !s->data_signalled) { /* a script reads this session */
         s->data_signalled = 1;
         loop_push(l, EV_DATA, s->id, 0);
       }
     }
-    if (s->tapped_out.len) return; /* Lua looks first */
   }
+  if (have) deliver(s, chunk, have);
 }
 
 static void queue_key_bytes(void *ud, const unsigned char *p, size_t n) {

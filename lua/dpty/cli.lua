@@ -55,6 +55,7 @@ local RUN_FLAGS = {
   { long = "label", short = "l", arg = true, multi = true, meta = "K=V", help = "Set metadata on the container" },
   { long = "detach-keys", arg = true, help = "Override the key sequence for detaching" },
   { long = "sig-proxy", help = "Proxy received signals to the container (non-TTY; default true)" },
+  { long = "pull", arg = true, meta = "string", help = 'Pull image before running ("always", "missing", "never") (default "missing")' },
   { long = "help", help = "Show this help" },
 }
 
@@ -123,6 +124,11 @@ function M.run(args, first, global)
     say("the input device is not a TTY: drop -t, or run dpty from a terminal")
     return 1
   end
+  local pull = require "dpty.pull"
+  local policy = o.pull or "missing"
+  if not pull.POLICIES[policy] then
+    return usage_error("run", ('invalid pull option: %q: must be one of "always", "missing" or "never"'):format(policy))
+  end
   local image = table.remove(rest, 1)
   local docker, err = connect(global.host)
   if not docker then
@@ -147,13 +153,25 @@ function M.run(args, first, global)
     HostConfig = { AutoRemove = o.rm or false, NetworkMode = o.network,
       ConsoleSize = (o.tty and rows) and { rows, cols } or nil },
   }
-  local id, cerr, status = docker:create(body, o.name)
-  if not id then
-    if status == 404 and cerr:find("No such image", 1, true) then
-      say("Unable to find image '%s' locally: %s (pull it with `docker pull %s`)", image, cerr, image)
-    else
-      say("%s", cerr)
+  -- as docker: "always" pulls first; "missing" pulls when create says the image is missing
+  if policy == "always" then
+    local pulled, perr = pull.pull_with_progress(docker, image, io.stderr)
+    if not pulled then
+      say("%s", perr)
+      return 125
     end
+  end
+  local id, cerr, status = docker:create(body, o.name)
+  if not id and status == 404 and policy == "missing" and cerr:find("No such image", 1, true) then
+    local pulled, perr = pull.pull_with_progress(docker, image, io.stderr, { missing = true })
+    if not pulled then
+      say("%s", perr)
+      return 125
+    end
+    id, cerr, status = docker:create(body, o.name)
+  end
+  if not id then
+    say("%s", cerr)
     return 125
   end
   local function discard()

@@ -17,9 +17,19 @@ local function check_open(self)
   if not self.conn then error("session not started: call s:start() first", 3) end
 end
 
+local function check_scripted(self)
+  check_open(self)
+  if not self.stream then
+    error("this session was made for the terminal (opts.size = \"host\"): it has no screen or expect buffer", 3)
+  end
+end
+
 -- ---- the output side ----------------------------------------------------------------------
 
 function H:_headless_init()
+  -- a session made for the person's terminal (the verbs, dpty.start) is never read by the
+  -- script: what comes before interact() waits for the terminal, none of it is consumed
+  if self.opts.size == "host" then return end
   local rows, cols = self:_size()
   self.stream = expect.buffer(self.opts.window)
   if core.screen then self.vt = core.screen(rows, cols) end
@@ -28,6 +38,10 @@ function H:_headless_init()
 end
 
 function H:_headless_event(kind)
+  if not self.stream then -- a session for the terminal: its output waits for interact()
+    if kind == "eof" then self.eof = true end
+    return
+  end
   if kind == "data" then
     self:_absorb(self.conn:take_output())
   elseif kind == "eof" then
@@ -173,7 +187,7 @@ end
 -- s:expect(patterns, timeout) -> index, m (m.before, m.text, m.captures); consumes the
 -- stream through the match. EOF/TIMEOUT raise a report unless the list names them.
 function H:expect(patterns, timeout)
-  check_open(self)
+  check_scripted(self)
   local matchers = expect.normalize(patterns, 2)
   timeout = timeout or self.timeout or DEFAULT_TIMEOUT
   local t0 = core.monotonic()
@@ -195,7 +209,7 @@ end
 -- s:expect_screen(patterns, timeout): the same patterns, matched against the rendered
 -- screen (nothing is consumed) -> index, m
 function H:expect_screen(patterns, timeout)
-  check_open(self)
+  check_scripted(self)
   if not self.vt then error("expect_screen: no virtual screen (dpty was built without libvterm)", 2) end
   local matchers = expect.normalize(patterns, 2)
   timeout = timeout or self.timeout or DEFAULT_TIMEOUT
@@ -234,7 +248,7 @@ end
 
 -- s:wait_quiet(ms, timeout): true once no output came for ms milliseconds | nil, "timeout"
 function H:wait_quiet(ms, timeout)
-  check_open(self)
+  check_scripted(self)
   local started = core.monotonic()
   return wait_for_calm(self, (ms or 200) / 1000, timeout, function()
     return core.monotonic() - math.max(self.last_output, started)
@@ -243,7 +257,7 @@ end
 
 -- s:wait_stable(ms, timeout): true once the screen stayed unchanged for ms | nil, "timeout"
 function H:wait_stable(ms, timeout)
-  check_open(self)
+  check_scripted(self)
   if not self.vt then return self:wait_quiet(ms, timeout) end
   local g, since = self.vt:generation(), core.monotonic()
   return wait_for_calm(self, (ms or 200) / 1000, timeout, function()
@@ -266,7 +280,7 @@ function Screen:__tostring() return self.vt:text() end
 
 -- s:screen() -> the virtual screen: :text(), :line(n), :cursor(), :cell(row, col)
 function H:screen()
-  check_open(self)
+  check_scripted(self)
   if not self.vt then error("no virtual screen (dpty was built without libvterm)", 2) end
   return setmetatable({ vt = self.vt }, Screen)
 end

@@ -10,6 +10,7 @@ local keys = require "dpty.keys"
 local defaults = require "dpty.defaults"
 local expect = require "dpty.expect"
 local spawn = require "dpty.spawn"
+local pull = require "dpty.pull" -- also gives docker objects their :pull method
 
 local dpty = {
   version = core.version,
@@ -23,6 +24,8 @@ local dpty = {
   on = defaults.on,       -- dpty.on(event, fn): a hook for every later session
   keys = keys.sequences,  -- spec -> the byte sequences it stands for
   spawn = spawn.spawn,    -- a local command in a pty, with the session API
+  pull = pull.pull,       -- dpty.pull(docker, image, {on_progress = fn}), as docker:pull
+  ensure_image = pull.ensure_image,
   -- test rigs
   go = loop.go,
   wait_all = loop.wait_all,

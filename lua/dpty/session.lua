@@ -411,7 +411,7 @@ function Session:interact(iopts)
   if not give_back then
     self._interacting = false
     self:_update_taps()
-    conn:want_data(true)
+    conn:want_data(self.stream ~= nil)
     return nil, aerr
   end
 
@@ -436,7 +436,7 @@ function Session:interact(iopts)
     give_back()
     if not conn:closed() then
       self:_update_taps()
-      conn:want_data(true)
+      conn:want_data(self.stream ~= nil) -- back to the script, if it reads this session
       if resized_for_host then self:_resize_async(self:_size()) end
     end
   end })

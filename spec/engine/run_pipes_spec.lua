@@ -82,10 +82,14 @@ end)
 describe("dpty run errors", function()
   after_each(function() T.cleanup() end)
 
-  it("exits 125 with a clear message when the image is missing", function()
-    local _, err, code = run("nosuchimage-dpty:latest true")
+  it("exits 125 with a clear message when the image is missing (and cannot be pulled)", function()
+    local _, err, code = run("--pull never nosuchimage-dpty:latest true")
     assert.are.equal(125, code)
-    assert.matches("Unable to find image 'nosuchimage%-dpty:latest' locally", err)
+    assert.matches("No such image: nosuchimage%-dpty:latest", err)
+    -- a registry that refuses at once: no traffic leaves the machine
+    _, err, code = run("127.0.0.1:1/nosuchimage-dpty:latest true")
+    assert.are.equal(125, code)
+    assert.matches("Unable to find image '127.0.0.1:1/nosuchimage%-dpty:latest' locally", err)
   end)
 
   it("exits 127 when the command does not exist and leaves no container", function()
