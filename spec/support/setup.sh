@@ -17,8 +17,9 @@ packages=(
   libcurl4-openssl-dev libvterm-dev
   docker.io busybox-static
   pkg-config cmake make gcc
-  python3-pexpect python3-dockerpty
+  python3-pexpect python3-dockerpty python3-docker
   openssl procps
+  docker-registry openssh-server openssh-client
 )
 
 missing=()
@@ -66,4 +67,6 @@ say "engine"
 spec/support/start-engine.sh
 say "busybox image"
 spec/support/busybox-image.sh
+say "local registries (for the pull specs)"
+spec/support/registry.sh
 say "ready: build/dpty, engine on /var/run/docker.sock, busybox:latest"
