@@ -1,6 +1,7 @@
 -- The Docker Engine API client: endpoints as Lua over the C transport (libcurl).
 -- Expected failures return nil, message (the Engine's own message), status.
 local cjson = require "cjson.safe"
+local core = require "dpty.core"
 local loop = require "dpty.loop"
 
 local M = {}
@@ -195,7 +196,13 @@ end
 function Docker:ping()
   local status, body, head = self:_exchange("HEAD", "/_ping", nil, nil, 30)
   if not status then return nil, body end
-  if status >= 400 then return nil, M.error_message(body, status) end
+  if status >= 400 then
+    -- a HEAD answer has no body to say why: ask again with GET, as the docker CLI does (a
+    -- TLS port spoken to in plain HTTP says "Client sent an HTTP request to an HTTPS server.")
+    local gstatus, gbody = self:_exchange("GET", "/_ping", nil, nil, 30)
+    if gstatus and gstatus >= 400 then status, body = gstatus, gbody end
+    return nil, M.error_message(body, status)
+  end
   if not self.api then
     local server = head and header(head, "Api-Version")
     self.api = (server and version_less(server, M.MAX_API)) and server or M.MAX_API
@@ -283,6 +290,17 @@ function Docker:wait_async(id, condition)
   if not vpath then return nil, err end
   local req = loop.get():request(self.target, "POST", vpath .. M.query_string({ condition = condition }), nil, nil, 0)
   local target = self.target
+  -- As the docker CLI (its ContainerWait returns once the response head is in): the Engine
+  -- answers the head as soon as the wait is registered. Until then a start could overtake
+  -- it, as it does when the wait needs a new connection that takes time (ssh: a login)
+  -- while the start reuses an idle one; the wait would then miss the exit (next-exit
+  -- blocks for ever, removed answers "No such container").
+  if req.head_done then
+    local deadline = core.monotonic() + 60
+    while not (req:done() or req:head_done()) and core.monotonic() < deadline do
+      loop.run_until(function() return req:done() or req:head_done() end, 0.005)
+    end
+  end
   return {
     done = function() return req:done() end,
     result = function()
