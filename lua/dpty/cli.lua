@@ -19,7 +19,9 @@ Commands:
   version  Show the dpty and Docker Engine versions
 
 Global options:
-  -H, --host string   Docker daemon socket (unix:///path or tcp://host:port; default DOCKER_HOST)
+  -H, --host string   Docker daemon socket (unix:///path, tcp://host:port, ssh://[user@]host;
+                      default DOCKER_HOST; TLS with DOCKER_TLS_VERIFY and DOCKER_CERT_PATH)
+  -c, --context name  Docker context to use (default DOCKER_CONTEXT, then config.json's currentContext)
       --no-config     Do not run the user's init file
   -h, --help          Show this help
 
@@ -83,12 +85,38 @@ local function help(verb, usage, spec)
   return 0
 end
 
-local function connect(host)
+-- The engine as the docker CLI picks it: --context, -H, DOCKER_HOST, DOCKER_CONTEXT,
+-- config.json's currentContext (set up by main from the global options).
+local function connect()
   local dpty = require "dpty"
-  local ok, docker = pcall(dpty.docker, host)
+  local ok, docker = pcall(dpty.docker)
   if not ok then return nil, docker end
   local up, err = docker:ping()
   if not up then return nil, err end
+  return docker
+end
+
+-- What every verb does before it touches the engine: flags, --help, the argument count, the
+-- detach keys (checked now, so nothing is created with keys the Engine would refuse) and
+-- -t -i without a terminal. -> options, rest | nil, exit code
+local function verb_args(verb, spec, usage, args, first, min_args, what)
+  local o, rest = flags.parse(spec, args, first)
+  if not o then return nil, usage_error(verb, rest) end
+  if o.help then return nil, help(verb, usage, spec) end
+  if #rest < min_args then return nil, usage_error(verb, ('"dpty %s" requires %s'):format(verb, what)) end
+  local valid, kerr = keys.detach(o["detach-keys"])
+  if not valid then return nil, usage_error(verb, kerr) end
+  if o.tty and o.interactive and not core.isatty(0) then
+    say("the input device is not a TTY: drop -t, or run dpty from a terminal")
+    return nil, 1
+  end
+  return o, rest
+end
+
+-- The engine, or a message and docker's 125.
+local function engine_or_fail()
+  local docker, err = connect()
+  if not docker then say("%s", err) end
   return docker
 end
 
@@ -112,29 +140,18 @@ local function session_outcome(verb, s, code, why, extra)
   return type(extra) == "number" and extra or 125
 end
 
-function M.run(args, first, global)
-  local o, rest = flags.parse(RUN_FLAGS, args, first)
-  if not o then return usage_error("run", rest) end
-  if o.help then return help("run", "[OPTIONS] IMAGE [COMMAND] [ARG...]", RUN_FLAGS) end
-  if #rest < 1 then return usage_error("run", '"dpty run" requires at least 1 argument (the image)') end
-  -- checked now, so that nothing is created with keys the Engine would refuse
-  local valid, kerr = keys.detach(o["detach-keys"])
-  if not valid then return usage_error("run", kerr) end
-  if o.tty and o.interactive and not core.isatty(0) then
-    say("the input device is not a TTY: drop -t, or run dpty from a terminal")
-    return 1
-  end
+function M.run(args, first)
+  local o, rest = verb_args("run", RUN_FLAGS, "[OPTIONS] IMAGE [COMMAND] [ARG...]", args, first, 1,
+    "at least 1 argument (the image)")
+  if not o then return rest end
   local pull = require "dpty.pull"
   local policy = o.pull or "missing"
   if not pull.POLICIES[policy] then
     return usage_error("run", ('invalid pull option: %q: must be one of "always", "missing" or "never"'):format(policy))
   end
   local image = table.remove(rest, 1)
-  local docker, err = connect(global.host)
-  if not docker then
-    say("%s", err)
-    return 125
-  end
+  local docker = engine_or_fail()
+  if not docker then return 125 end
   local dpty = require "dpty"
   local rows, cols = core.term_size(1)
   local labels
@@ -174,13 +191,19 @@ function M.run(args, first, global)
     say("%s", cerr)
     return 125
   end
+  local s
+  -- A --rm container that must go (dpty stopped, an error): killed, and gone before dpty
+  -- exits. The Engine's own AutoRemove races a DELETE, so wait for the removal it reports.
   local function discard()
-    if o.rm then
-      docker:kill(id, "KILL")
-      docker:remove(id, { force = true })
+    if not o.rm then return end
+    local killed = docker:kill(id, "KILL")
+    if killed and s and s.waiter and not s.closed then
+      require("dpty.loop").run_until(s.waiter.done, 10)
     end
+    docker:remove(id, { force = true })
   end
-  local s, aerr = dpty.attach(docker, id, { stdin = o.interactive, detach_keys = o["detach-keys"], size = "host",
+  local aerr
+  s, aerr = dpty.attach(docker, id, { stdin = o.interactive, detach_keys = o["detach-keys"], size = "host",
     sig_proxy = o["sig-proxy"] })
   if not s then
     say("%s", aerr)
@@ -204,19 +227,13 @@ function M.run(args, first, global)
   return result
 end
 
-function M.attach(args, first, global)
-  local o, rest = flags.parse(ATTACH_FLAGS, args, first)
-  if not o then return usage_error("attach", rest) end
-  if o.help then return help("attach", "[OPTIONS] CONTAINER", ATTACH_FLAGS) end
-  if #rest ~= 1 then return usage_error("attach", '"dpty attach" requires exactly 1 argument (the container)') end
-  -- checked now, so that nothing is created with keys the Engine would refuse
-  local valid, kerr = keys.detach(o["detach-keys"])
-  if not valid then return usage_error("attach", kerr) end
-  local docker, err = connect(global.host)
-  if not docker then
-    say("%s", err)
-    return 125
-  end
+function M.attach(args, first)
+  local what = "exactly 1 argument (the container)"
+  local o, rest = verb_args("attach", ATTACH_FLAGS, "[OPTIONS] CONTAINER", args, first, 1, what)
+  if not o then return rest end
+  if #rest > 1 then return usage_error("attach", '"dpty attach" requires ' .. what) end
+  local docker = engine_or_fail()
+  if not docker then return 125 end
   local info, ierr = docker:inspect(rest[1])
   if not info then
     say("%s", ierr)
@@ -226,8 +243,8 @@ function M.attach(args, first, global)
     say("the input device is not a TTY: use --no-stdin, or attach from a terminal")
     return 1
   end
-  local s, aerr = require("dpty").attach(docker, rest[1], { stdin = not o["no-stdin"], detach_keys = o["detach-keys"], size = "host",
-    sig_proxy = o["sig-proxy"], logs = o.logs })
+  local s, aerr = require("dpty").attach(docker, rest[1], { stdin = not o["no-stdin"],
+    detach_keys = o["detach-keys"], size = "host", sig_proxy = o["sig-proxy"], logs = o.logs })
   if not s then
     say("%s", aerr)
     return 1
@@ -238,23 +255,12 @@ function M.attach(args, first, global)
   return result
 end
 
-function M.exec(args, first, global)
-  local o, rest = flags.parse(EXEC_FLAGS, args, first)
-  if not o then return usage_error("exec", rest) end
-  if o.help then return help("exec", "[OPTIONS] CONTAINER COMMAND [ARG...]", EXEC_FLAGS) end
-  if #rest < 2 then return usage_error("exec", '"dpty exec" requires at least 2 arguments (container and command)') end
-  -- checked now, so that nothing is created with keys the Engine would refuse
-  local valid, kerr = keys.detach(o["detach-keys"])
-  if not valid then return usage_error("exec", kerr) end
-  if o.tty and o.interactive and not core.isatty(0) then
-    say("the input device is not a TTY: drop -t, or run dpty from a terminal")
-    return 1
-  end
-  local docker, err = connect(global.host)
-  if not docker then
-    say("%s", err)
-    return 125
-  end
+function M.exec(args, first)
+  local o, rest = verb_args("exec", EXEC_FLAGS, "[OPTIONS] CONTAINER COMMAND [ARG...]", args, first, 2,
+    "at least 2 arguments (container and command)")
+  if not o then return rest end
+  local docker = engine_or_fail()
+  if not docker then return 125 end
   local container = table.remove(rest, 1)
   local s, eerr = require("dpty").exec(docker, container, rest, {
     tty = o.tty or false, stdin = o.interactive or false, env = o.env, workdir = o.workdir,
@@ -270,9 +276,9 @@ function M.exec(args, first, global)
   return result
 end
 
-function M.version(_, _, global)
+function M.version()
   io.stdout:write(("dpty %s (%s, %s)\n"):format(core.version, _VERSION, core.curl_version and core.curl_version() or "libcurl"))
-  local docker, err = connect(global.host)
+  local docker, err = connect()
   if not docker then
     io.stdout:write("Engine: unreachable: ", err, "\n")
     return 0
@@ -343,6 +349,13 @@ function M.main(argv)
     elseif a:match("^%-%-host=") then
       global.host = a:sub(8)
       i = i + 1
+    elseif a == "--context" or a == "-c" then
+      global.context = argv[i + 1]
+      if not global.context then return usage_error(nil, "flag needs an argument: " .. a) end
+      i = i + 2
+    elseif a:match("^%-%-context=") then
+      global.context = a:sub(11)
+      i = i + 1
     elseif a == "--no-config" then
       global.no_config = true
       i = i + 1
@@ -363,6 +376,7 @@ function M.main(argv)
     return 125
   end
   if global.host then require("dpty.engine").default_host = global.host end
+  if global.context then require("dpty.engine").default_context = global.context end
   if not global.no_config then
     local ok, err = M.load_config()
     if not ok then
