@@ -17,5 +17,6 @@ void dpty_open_pty(lua_State *L);    /* lua_pty.c:    local command in a pty */
 void dpty_open_loop(lua_State *L);   /* lua_loop.c:   event loop, engine requests, sessions, host terminal */
 void dpty_open_screen(lua_State *L); /* lua_screen.c: libvterm virtual screen */
 void dpty_open_regex(lua_State *L);  /* lua_regex.c:  POSIX extended regular expressions */
+void dpty_open_transport(lua_State *L); /* lua_transport.c: engine transport helpers (sha256) */
 
 #endif

@@ -191,7 +191,12 @@ int loop_wait(loop *l, long timeout_ms) {
     for (session *s = l->sessions; s && n < MAX_POLL; s = s->next) {
       short ev = 0;
       if (!s->read_eof) {
-        if (session_wants_read(s)) ev |= POLLIN;
+        if (session_wants_read(s)) {
+          ev |= POLLIN;
+          /* its last read stopped short of EAGAIN: bytes may wait where poll cannot see
+           * them (a TLS record read in part), so look again without sleeping */
+          if (s->readable) wait_ms = 0;
+        }
       }
       if (s->to_container.len || (s->want_shutdown && !s->write_closed)) ev |= POLLOUT;
       if (ev) who[n] = s, fds[n++] = (struct curl_waitfd){.fd = s->conn.sock, .events = ev};

@@ -16,6 +16,7 @@ int luaopen_dpty_core(lua_State *L) {
   dpty_open_loop(L);
   dpty_open_screen(L);
   dpty_open_regex(L);
+  dpty_open_transport(L);
   lua_pushliteral(L, DPTY_VERSION);
   lua_setfield(L, -2, "version");
   return 1;

@@ -53,12 +53,7 @@ static request_ud *check_request(lua_State *L, int i) {
  * table, which the caller keeps for as long as the target is used. */
 static engine_target check_target(lua_State *L, int i) {
   engine_target t;
-  luaL_checktype(L, i, LUA_TTABLE);
-  lua_getfield(L, i, "unix");
-  t.unix_path = lua_tostring(L, -1);
-  lua_getfield(L, i, "base");
-  t.base_url = luaL_optstring(L, -1, "http://localhost");
-  lua_pop(L, 2); /* the strings are still referenced by the table */
+  dpty_check_target(L, i, &t); /* lua_transport.c: unix, base, name, tls, command */
   return t;
 }
 
@@ -254,6 +249,14 @@ static int l_request_id(lua_State *L) {
 
 static int l_request_done(lua_State *L) {
   lua_pushboolean(L, check_request(L, 1)->r->done);
+  return 1;
+}
+
+/* r:head_done() -> whether the response head is in (or the request is over): a /wait is
+ * registered once its head is in */
+static int l_request_head_done(lua_State *L) {
+  request *r = check_request(L, 1)->r;
+  lua_pushboolean(L, r->head_done || r->done);
   return 1;
 }
 
@@ -497,6 +500,7 @@ void dpty_open_loop(lua_State *L) {
       {"close", l_loop_close},         {NULL, NULL}};
   static const luaL_Reg request_methods[] = {{"id", l_request_id},
                                              {"done", l_request_done},
+                                             {"head_done", l_request_head_done},
                                              {"result", l_request_result},
                                              {"take_body", l_request_take_body},
                                              {"close", l_request_close},

@@ -225,7 +225,7 @@ void session_pump_write(session *s) {
   }
   if (s->want_shutdown && !s->write_closed && s->conn.easy) {
     /* Half-close: the Engine delivers EOF to the process's stdin (non-tty sessions). */
-    if (shutdown(s->conn.sock, SHUT_WR) != 0 && errno != ENOTCONN)
+    if (hijack_shutdown_write(&s->conn) != 0)
       snprintf(s->error, sizeof s->error, "could not close the container's input: %s", strerror(errno));
     s->write_closed = 1;
   }
@@ -282,7 +282,10 @@ void session_pump_read(session *s) {
   while (!s->read_eof) {
     size_t room = attached ? READ_CHUNK - have : buffer_space(&s->pending);
     if (room > READ_CHUNK) room = READ_CHUNK;
-    if (room == 0) break;
+    if (room == 0) {
+      s->readable = 1; /* stopped before EAGAIN: TLS may hold the rest of a record */
+      break;
+    }
     char why[160], what[256];
     long got = stream_io(s, 0, attached ? chunk + have : chunk, room, why, sizeof why);
     if (got == -1) {

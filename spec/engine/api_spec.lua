@@ -26,7 +26,7 @@ describe("dpty.docker", function()
 
   it("refuses hosts it cannot speak to, with a message", function()
     assert.has_error(function() dpty.docker("npipe:////./pipe/docker_engine") end,
-      'DOCKER_HOST "npipe:////./pipe/docker_engine": the npipe:// scheme is not supported (use unix:// or tcp://)')
+      'DOCKER_HOST "npipe:////./pipe/docker_engine": the npipe:// scheme is not supported (use unix://, tcp:// or ssh://)')
   end)
 
   it("request: status and decoded JSON, also for errors", function()

@@ -69,4 +69,7 @@ say "busybox image"
 spec/support/busybox-image.sh
 say "local registries (for the pull specs)"
 spec/support/registry.sh
+say "TLS engine and sshd (for the transport specs)"
+spec/support/tls-engine.sh >/dev/null
+spec/support/sshd.sh >/dev/null
 say "ready: build/dpty, engine on /var/run/docker.sock, busybox:latest"
