@@ -3,6 +3,7 @@
 #include <stdio.h>
 
 #include "core.h"
+#include "lua_class.h"
 #include "frames.h"
 
 #define DEMUX_MT "dpty.frame_demuxer"
@@ -58,11 +59,7 @@ static int l_demux_idle(lua_State *L) {
 static const luaL_Reg demux_methods[] = {{"feed", l_demux_feed}, {"idle", l_demux_idle}, {NULL, NULL}};
 
 void dpty_open_frames(lua_State *L) {
-  if (luaL_newmetatable(L, DEMUX_MT)) {
-    luaL_newlib(L, demux_methods);
-    lua_setfield(L, -2, "__index");
-  }
-  lua_pop(L, 1);
+  dpty_class(L, DEMUX_MT, demux_methods, NULL, NULL);
   lua_pushcfunction(L, l_frame_demuxer);
   lua_setfield(L, -2, "frame_demuxer");
 }

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "core.h"
+#include "lua_class.h"
 #include "keys.h"
 
 #define KEYMATCHER_MT "dpty.keymatcher"
@@ -160,12 +161,6 @@ static const luaL_Reg functions[] = {
     {"keys_parse", l_keys_parse}, {"keymatcher", l_keymatcher}, {NULL, NULL}};
 
 void dpty_open_keys(lua_State *L) {
-  if (luaL_newmetatable(L, KEYMATCHER_MT)) {
-    luaL_newlib(L, matcher_methods);
-    lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, l_matcher_gc);
-    lua_setfield(L, -2, "__gc");
-  }
-  lua_pop(L, 1);
+  dpty_class(L, KEYMATCHER_MT, matcher_methods, l_matcher_gc, NULL);
   luaL_setfuncs(L, functions, 0);
 }

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "core.h"
+#include "lua_class.h"
 #include "loop.h"
 
 #define LOOP_MT "dpty.loop"
@@ -479,17 +480,6 @@ static int l_monotonic(lua_State *L) {
   return 1;
 }
 
-static void new_meta(lua_State *L, const char *name, const luaL_Reg *methods, lua_CFunction close) {
-  luaL_newmetatable(L, name);
-  lua_newtable(L);
-  luaL_setfuncs(L, methods, 0);
-  lua_setfield(L, -2, "__index");
-  lua_pushcfunction(L, close);
-  lua_setfield(L, -2, "__gc");
-  lua_pushcfunction(L, close);
-  lua_setfield(L, -2, "__close");
-  lua_pop(L, 1);
-}
 
 void dpty_open_loop(lua_State *L) {
   static const luaL_Reg loop_methods[] = {
@@ -525,9 +515,9 @@ void dpty_open_loop(lua_State *L) {
   static const luaL_Reg fns[] = {
       {"loop", l_loop_new}, {"isatty", l_isatty}, {"term_size", l_term_size},
       {"monotonic", l_monotonic}, {NULL, NULL}};
-  new_meta(L, LOOP_MT, loop_methods, l_loop_close);
-  new_meta(L, REQUEST_MT, request_methods, l_request_close);
-  new_meta(L, SESSION_MT, session_methods, l_session_close);
+  dpty_class(L, LOOP_MT, loop_methods, l_loop_close, NULL);
+  dpty_class(L, REQUEST_MT, request_methods, l_request_close, NULL);
+  dpty_class(L, SESSION_MT, session_methods, l_session_close, NULL);
   luaL_setfuncs(L, fns, 0);
 
   /* signal numbers by name, for watch_signal and kill */

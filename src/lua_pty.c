@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "core.h"
+#include "lua_class.h"
 #include "pty.h"
 
 #define PTY_MT "dpty.pty"
@@ -443,17 +444,7 @@ static const luaL_Reg methods[] = {
     {"pid", l_pid},       {"foreground", l_foreground}, {"fd", l_fd},       {"close", l_close},   {NULL, NULL}};
 
 void dpty_open_pty(lua_State *L) {
-  if (luaL_newmetatable(L, PTY_MT)) {
-    luaL_newlib(L, methods);
-    lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, l_close);
-    lua_setfield(L, -2, "__gc");
-    lua_pushcfunction(L, l_close);
-    lua_setfield(L, -2, "__close");
-    lua_pushcfunction(L, l_tostring);
-    lua_setfield(L, -2, "__tostring");
-  }
-  lua_pop(L, 1);
+  dpty_class(L, PTY_MT, methods, l_close, l_tostring);
   lua_pushcfunction(L, l_pty_spawn);
   lua_setfield(L, -2, "pty_spawn");
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core.h"
+#include "lua_class.h"
 
 #define REGEX_MT "dpty.regex"
 
@@ -150,17 +151,7 @@ static int l_tostring(lua_State *L) {
 static const luaL_Reg methods[] = {{"find", l_find}, {"groups", l_groups}, {NULL, NULL}};
 
 void dpty_open_regex(lua_State *L) {
-  if (luaL_newmetatable(L, REGEX_MT)) {
-    luaL_newlib(L, methods);
-    lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, l_close);
-    lua_setfield(L, -2, "__gc");
-    lua_pushcfunction(L, l_close);
-    lua_setfield(L, -2, "__close");
-    lua_pushcfunction(L, l_tostring);
-    lua_setfield(L, -2, "__tostring");
-  }
-  lua_pop(L, 1);
+  dpty_class(L, REGEX_MT, methods, l_close, l_tostring);
   lua_pushcfunction(L, l_regex);
   lua_setfield(L, -2, "regex");
 }
