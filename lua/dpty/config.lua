@@ -10,10 +10,11 @@ function M.dir()
   return (os.getenv("HOME") or "") .. "/.docker"
 end
 
--- The parsed config.json, or {} when there is none; a broken file is an error that says where.
-function M.load()
-  local path = M.dir() .. "/config.json"
-  local f = io.open(path, "r")
+-- The parsed config.json of dir (default: M.dir()), or {} when there is none; a broken file
+-- is an error that says where.
+function M.load(dir)
+  local path = (dir or M.dir()) .. "/config.json"
+  local f = io.open(path, "rb")
   if not f then return {} end
   local text = f:read("a")
   f:close()

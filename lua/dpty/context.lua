@@ -33,16 +33,7 @@ end
 
 -- config.json as a table ({} when absent); nil, err when it is not valid JSON.
 function M.config(dir)
-  local path = dir .. "/config.json"
-  local f = io.open(path, "rb")
-  if not f then return {} end
-  local text = f:read("a")
-  f:close()
-  local conf, err = cjson.decode(text)
-  if type(conf) ~= "table" then
-    return nil, ("%s: not valid JSON (%s); fix or remove it"):format(path, err or "not an object")
-  end
-  return conf
+  return require("dpty.config").load(dir)
 end
 
 -- The context name and why it was chosen ("--context", "-H", "DOCKER_HOST", "DOCKER_CONTEXT",

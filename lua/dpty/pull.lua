@@ -143,17 +143,7 @@ M.config_dir = config.dir
 -- config.json of a config dir (default: config.dir()) -> table ({} when there is none)
 -- | nil, message
 function M.load_config(dir)
-  if not dir then return config.load() end
-  local path = dir .. "/config.json"
-  local f = io.open(path, "rb")
-  if not f then return {} end
-  local text = f:read("a")
-  f:close()
-  local conf, err = cjson.decode(text)
-  if type(conf) ~= "table" then
-    return nil, ("%s: not valid JSON (%s); fix or remove it"):format(path, err or "not an object")
-  end
-  return conf
+  return config.load(dir)
 end
 
 -- The key the docker CLI stores a registry's credentials under.
