@@ -138,6 +138,43 @@ describe("over TLS (tcp://127.0.0.1:2376, client certificates)", function()
     assert.matches("^true\tnil\t1%.%d+\thttps://127%.0%.0%.1:2376\n$", out)
   end)
 
+  it("runs sessions on the local socket and on the TLS engine at once, from one rig", function()
+    if not env then return pending(why) end
+    local script = os.tmpname() .. ".lua"
+    local f = assert(io.open(script, "w"))
+    f:write(([[
+      local dpty = require "dpty"
+      local engines = {
+        ["local"] = dpty.docker("unix:///var/run/docker.sock"),
+        tls = dpty.docker { host = "tcp://127.0.0.1:2376",
+          tls = { ca = %q, cert = %q, key = %q, verify = true } },
+      }
+      local function one(where)
+        local docker = engines[where]
+        local id = assert(docker:create { Image = "busybox", Cmd = { "sh" }, Tty = true, OpenStdin = true,
+          Env = { "PS1=" .. where .. "$ " }, Labels = { ["dpty.test"] = %q },
+          HostConfig = { NetworkMode = "none", AutoRemove = true } })
+        local s <close> = assert(dpty.attach(docker, id))
+        assert(s:start())
+        s:expect(where .. "$ ", 30)
+        s:sendline("sleep 1; echo on-" .. where)
+        s:expect("on-" .. where, 30)
+        s:sendline("exit 7")
+        s:expect(dpty.EOF, 30)
+        return s:wait()
+      end
+      local t0 = os.time()
+      local r = dpty.wait_all { dpty.go(one, "local"), dpty.go(one, "tls") }
+      print(r[1][1], r[2][1], os.time() - t0 <= 8)
+    ]]):format(env.DOCKER_CERT_PATH .. "/ca.pem", env.DOCKER_CERT_PATH .. "/cert.pem",
+      env.DOCKER_CERT_PATH .. "/key.pem", T.run))
+    f:close()
+    local out, err, code = dpty({}, T.quote(script))
+    os.remove(script)
+    assert.are.equal(0, code, err)
+    assert.are.equal("7\t7\ttrue\n", out)
+  end)
+
   it("runs a container without a terminal: output, stderr, exit code", function()
     if not env then return pending(why) end
     local out, err, code = dpty(env, RUN .. "busybox sh -c 'echo out1; echo err1 >&2; exit 3'")
