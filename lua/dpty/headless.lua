@@ -135,6 +135,16 @@ end
 -- (application cursor keys and so on) by the virtual terminal.
 function H:key(name, mods)
   check_open(self)
+  assert(type(name) == "string" and name ~= "", "key: a key name expected")
+  -- the binding grammar's prefixes: s:key("ctrl-c"), s:key("alt-x"), s:key("alt-up")
+  local m = { mods ~= "" and mods or nil }
+  while true do
+    local prefix, rest = name:match("^(%a+)%-(.+)$")
+    if prefix ~= "alt" and prefix ~= "ctrl" then break end
+    m[#m + 1], name = prefix, rest
+  end
+  if name == "DEL" then return self:send("\127") end
+  mods = #m > 0 and table.concat(m, "+") or nil
   local bytes
   if self.vt then
     bytes = self.vt:key(name, mods)
