@@ -324,6 +324,14 @@ static int l_session_send(lua_State *L) {
   return 1;
 }
 
+/* s:writable() -> false once nothing more can be sent (half-closed, or the peer stopped
+ * reading) */
+static int l_session_writable(lua_State *L) {
+  session *s = check_session(L, 1);
+  lua_pushboolean(L, !s->write_closed && !s->want_shutdown);
+  return 1;
+}
+
 static int l_session_close_write(lua_State *L) {
   session_close_write(check_session(L, 1));
   return 0;
@@ -499,6 +507,7 @@ void dpty_open_loop(lua_State *L) {
       {"id", l_session_id},
       {"send", l_session_send},
       {"close_write", l_session_close_write},
+      {"writable", l_session_writable},
       {"eof", l_session_eof},
       {"take_output", l_session_take_output},
       {"set_bindings", l_session_set_bindings},

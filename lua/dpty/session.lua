@@ -204,7 +204,7 @@ function Session:send(data)
   if not conn then error("session not started: call s:start() first", 2) end
   local sent = conn:send(data)
   while sent < #data do
-    if conn:closed() or conn:eof() then return nil, "the session has ended" end
+    if conn:closed() or conn:eof() or not conn:writable() then return nil, "the session no longer takes input" end
     loop.run_until(function() return false end, 0.005) -- let the stream drain
     sent = sent + conn:send(data:sub(sent + 1))
   end
