@@ -140,6 +140,18 @@ local function session_outcome(verb, s, code, why, extra)
   return type(extra) == "number" and extra or 125
 end
 
+-- attach and exec: the session (or why there is none) to its exit code
+local function interact_to_the_end(verb, s, err)
+  if not s then
+    say("%s", err)
+    return 1
+  end
+  local code, why, extra = s:interact()
+  local result = session_outcome(verb, s, code, why, extra)
+  s:close()
+  return result
+end
+
 function M.run(args, first)
   local o, rest = verb_args("run", RUN_FLAGS, "[OPTIONS] IMAGE [COMMAND] [ARG...]", args, first, 1,
     "at least 1 argument (the image)")
@@ -245,14 +257,7 @@ function M.attach(args, first)
   end
   local s, aerr = require("dpty").attach(docker, rest[1], { stdin = not o["no-stdin"],
     detach_keys = o["detach-keys"], size = "host", sig_proxy = o["sig-proxy"], logs = o.logs })
-  if not s then
-    say("%s", aerr)
-    return 1
-  end
-  local code, why, extra = s:interact()
-  local result = session_outcome("attach", s, code, why, extra)
-  s:close()
-  return result
+  return interact_to_the_end("attach", s, aerr)
 end
 
 function M.exec(args, first)
@@ -266,14 +271,7 @@ function M.exec(args, first)
     tty = o.tty or false, stdin = o.interactive or false, env = o.env, workdir = o.workdir,
     user = o.user, privileged = o.privileged, detach_keys = o["detach-keys"], size = "host",
   })
-  if not s then
-    say("%s", eerr)
-    return 1
-  end
-  local code, why, extra = s:interact()
-  local result = session_outcome("exec", s, code, why, extra)
-  s:close()
-  return result
+  return interact_to_the_end("exec", s, eerr)
 end
 
 function M.version()
