@@ -12,7 +12,7 @@ local function one(i)
     Env = { "PS1=c" .. i .. "$ " }, Labels = { ["dpty.test"] = os.getenv("DPTY_TEST_RUN") or "rig" },
     HostConfig = { NetworkMode = "none", AutoRemove = true },
   })
-  local s <close> = assert(dpty.attach(docker, id))
+  local s <close> = assert(dpty.attach(docker, id, { kill_on_close = true }))
   assert(s:start())
   s:expect("c" .. i .. "$ ", 30)
   s:sendline(("echo task-%d-$((%d * %d))"):format(i, i, i))

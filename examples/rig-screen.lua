@@ -9,7 +9,7 @@ local id = assert(docker:create {
   Labels = { ["dpty.test"] = os.getenv("DPTY_TEST_RUN") or "rig" },
   HostConfig = { NetworkMode = "none", AutoRemove = true },
 })
-local s <close> = assert(dpty.attach(docker, id, { rows = 24, cols = 80 }))
+local s <close> = assert(dpty.attach(docker, id, { rows = 24, cols = 80, kill_on_close = true }))
 assert(s:start())
 
 -- an empty buffer: vi draws "~" on the rows past the end of the file

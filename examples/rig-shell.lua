@@ -9,7 +9,7 @@ local id = assert(docker:create {
   Env = { "PS1=rig$ " }, Labels = { ["dpty.test"] = os.getenv("DPTY_TEST_RUN") or "rig" },
   HostConfig = { NetworkMode = "none", AutoRemove = true },
 })
-local s <close> = assert(dpty.attach(docker, id))
+local s <close> = assert(dpty.attach(docker, id, { kill_on_close = true }))
 assert(s:start())
 
 s:expect("rig$ ")

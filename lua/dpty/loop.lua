@@ -149,6 +149,8 @@ local function resume(t)
       t.status, t.results = "ok", table.pack(table.unpack(r, 2, r.n))
     else
       t.status, t.error = "error", debug.traceback(t.co, tostring(r[2]))
+      -- a failed task's <close> variables (its sessions) are closed now, not at collection
+      coroutine.close(t.co)
     end
     for i, x in ipairs(tasks) do
       if x == t then
@@ -191,7 +193,7 @@ end
 function M.run_until(pred, timeout)
   local deadline = timeout and core.monotonic() + timeout
   local t = current_task()
-  if t then
+  if t and coroutine.isyieldable() then
     if pred() then return true end
     while true do
       if deadline and core.monotonic() >= deadline then return false end

@@ -528,9 +528,14 @@ function Session:interact(iopts)
   return nil, "signal", value
 end
 
+-- opts.kill_on_close: the session owns its container (a rig's): closing the session, also
+-- by a <close> variable when an expectation failed, kills it (AutoRemove then removes it).
 function Session:close()
   if self.closed then return end
   self.closed = true
+  if self.opts.kill_on_close and self.kind == "container" and self.exit_code == nil then
+    self.docker:kill(self.id, "KILL") -- an already exited container answers 409: fine
+  end
   if self._log then self._log:close() end
   if self._cast then self._cast:close() end
   if self.conn then self.conn:close() end
@@ -538,7 +543,12 @@ function Session:close()
   if self.waiter then self.waiter.close() end
 end
 Session.__close = Session.close
-Session.__gc = Session.close
+-- the collector must not make requests: it only lets go of the connection
+function Session:__gc()
+  if self.closed then return end
+  self.opts.kill_on_close = nil
+  self:close()
+end
 
 function Session:__tostring()
   return ("dpty session (%s %s)%s"):format(self.kind, self.exec_id or self.id, self.closed and " [closed]" or "")

@@ -10,7 +10,7 @@ local function shell(extra)
     Labels = { ["dpty.test"] = T.run }, HostConfig = { NetworkMode = "none", AutoRemove = true } }
   for k, v in pairs(extra or {}) do body[k] = v end
   local id = assert(docker:create(body))
-  local s = assert(dpty.attach(docker, id))
+  local s = assert(dpty.attach(docker, id, { kill_on_close = true }))
   assert(s:start())
   return s, id
 end
@@ -122,7 +122,7 @@ describe("rig scripts", function()
       local docker = dpty.docker()
       local id = assert(docker:create { Image = "busybox", Cmd = { "sh" }, Tty = true, OpenStdin = true,
         Labels = { ["dpty.test"] = %q }, HostConfig = { NetworkMode = "none", AutoRemove = true } })
-      local s <close> = assert(dpty.attach(docker, id))
+      local s <close> = assert(dpty.attach(docker, id, { kill_on_close = true }))
       assert(s:start())
       s:sendline("echo something-else")
       s:expect("the-expected-text", 1)
@@ -134,6 +134,13 @@ describe("rig scripts", function()
     assert.matches('"the-expected-text"', err, 1, true)
     assert.matches("something-else", err, 1, true)
     assert.matches("waited 1.0 s of a 1 s timeout", err, 1, true)
+    -- the failed rig's container did not outlive it
+    local gone = false
+    for _ = 1, 50 do
+      if #T.containers() == 0 then gone = true break end
+      os.execute("sleep 0.1")
+    end
+    assert.is_true(gone, "the failed rig left its container running")
     os.remove(path)
   end)
 end)
