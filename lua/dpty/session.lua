@@ -65,7 +65,8 @@ M.new = new
 -- script's side (the virtual screen and the expect buffer, see headless.lua).
 function Session:_connect(conn)
   self.conn = conn
-  loop.listen(conn:id(), function(kind, v)
+  self._cid = conn:id()
+  loop.listen(self._cid, function(kind, v)
     local h = self._interact_handler
     if h then return h(kind, v) end
     self:_headless_event(kind, v)
@@ -538,6 +539,7 @@ function Session:close()
   end
   if self._log then self._log:close() end
   if self._cast then self._cast:close() end
+  if self._cid then loop.listen(self._cid, nil) end -- the listener holds the session
   if self.conn then self.conn:close() end
   if self.pty then self.pty:close() end
   if self.waiter then self.waiter.close() end
