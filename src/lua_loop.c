@@ -153,6 +153,22 @@ static int l_loop_request(lua_State *L) {
   return 1;
 }
 
+/* A session handle (its session still to be set) that keeps the loop at stack index 1
+ * alive, and the value at owner_index (a pty) when that is not 0. */
+static session_ud *push_session_ud(lua_State *L, loop_ud *u, int owner_index) {
+  session_ud *su = lua_newuserdatauv(L, sizeof *su, 2);
+  su->s = NULL;
+  su->owner = u;
+  luaL_setmetatable(L, SESSION_MT);
+  lua_pushvalue(L, 1);
+  lua_setiuservalue(L, -2, 1);
+  if (owner_index) {
+    lua_pushvalue(L, owner_index);
+    lua_setiuservalue(L, -2, 2);
+  }
+  return su;
+}
+
 /* l:hijack(target, method, path, content_type, body, tty, timeout_seconds)
  *   -> session | nil, status, message */
 static int l_loop_hijack(lua_State *L) {
@@ -176,12 +192,7 @@ static int l_loop_hijack(lua_State *L) {
     lua_pushstring(L, rc > 0 ? refusal : err);
     return 3;
   }
-  session_ud *su = lua_newuserdatauv(L, sizeof *su, 1);
-  su->s = NULL;
-  su->owner = u;
-  luaL_setmetatable(L, SESSION_MT);
-  lua_pushvalue(L, 1);
-  lua_setiuservalue(L, -2, 1); /* the session keeps its loop alive */
+  session_ud *su = push_session_ud(L, u, 0);
   su->s = session_new(&u->l, &conn, tty);
   if (!su->s) {
     hijack_close(&conn);
@@ -196,14 +207,7 @@ static int l_loop_fd_session(lua_State *L) {
   int fd = (int)luaL_checkinteger(L, 2);
   int tty = lua_toboolean(L, 3);
   luaL_checkany(L, 4);
-  session_ud *su = lua_newuserdatauv(L, sizeof *su, 2);
-  su->s = NULL;
-  su->owner = u;
-  luaL_setmetatable(L, SESSION_MT);
-  lua_pushvalue(L, 1);
-  lua_setiuservalue(L, -2, 1);
-  lua_pushvalue(L, 4);
-  lua_setiuservalue(L, -2, 2);
+  session_ud *su = push_session_ud(L, u, 4);
   su->s = session_new_fd(&u->l, fd, tty);
   if (!su->s) return luaL_error(L, "out of memory");
   return 1;

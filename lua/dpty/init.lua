@@ -46,22 +46,24 @@ local function for_terminal(opts)
   return o
 end
 
-function dpty.start(docker, id, opts)
-  opts = for_terminal(opts)
-  local s, err = session.attach(docker, id, opts)
+-- The session (or why there is none) given the terminal until it ends, then closed.
+local function to_the_end(s, err, opts)
   if not s then return nil, err end
   local code, why, extra = s:interact(opts)
   s:close()
   return code, why, extra
 end
 
+function dpty.start(docker, id, opts)
+  opts = for_terminal(opts)
+  local s, err = session.attach(docker, id, opts)
+  return to_the_end(s, err, opts)
+end
+
 function dpty.exec_command(docker, id, cmd, opts)
   opts = for_terminal(opts)
   local s, err = session.exec(docker, id, cmd, opts)
-  if not s then return nil, err end
-  local code, why, extra = s:interact(opts)
-  s:close()
-  return code, why, extra
+  return to_the_end(s, err, opts)
 end
 
 return dpty

@@ -41,7 +41,7 @@ end
 -- delivered followed by the rest typed later: with a timeout it gets keys nobody types and
 -- dpty alone detaches; with key_timeout = false (docker's behaviour) it gets the same keys.
 -- -> bindings, hooks, client detach spec, Engine detach spec
-local function prepare(opts)
+function M.prepare(opts)
   local bindings, hooks = defaults.snapshot()
   local spec = opts.detach_keys
   if spec == nil or spec == "" then spec = defaults.engine_detach_spec(bindings) end
@@ -78,7 +78,7 @@ end
 -- opts: stdin (default: if the container has one), detach_keys, key_timeout, logs, rows/cols
 function M.attach(docker, id, opts)
   opts = opts or {}
-  local bindings, hooks, spec, engine_spec = prepare(opts)
+  local bindings, hooks, spec, engine_spec = M.prepare(opts)
   local info, err = docker:inspect(id)
   if not info then return nil, err end
   local st = info.State or {}
@@ -116,7 +116,7 @@ end
 function M.exec(docker, id, cmd, opts)
   opts = opts or {}
   if type(cmd) == "string" then cmd = { "sh", "-c", cmd } end
-  local bindings, hooks, spec, engine_spec = prepare(opts)
+  local bindings, hooks, spec, engine_spec = M.prepare(opts)
   local tty = opts.tty
   if tty == nil then tty = core.isatty(0) end
   local stdin = opts.stdin ~= false

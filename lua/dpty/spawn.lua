@@ -3,8 +3,6 @@
 local core = require "dpty.core"
 local loop = require "dpty.loop"
 local session = require "dpty.session"
-local defaults = require "dpty.defaults"
-local keys = require "dpty.keys"
 
 local M = {}
 
@@ -14,17 +12,11 @@ function M.spawn(argv, opts)
   opts = opts or {}
   if type(argv) == "string" then argv = { "/bin/sh", "-c", argv } end
   assert(type(argv) == "table" and argv[1], "spawn: argv must be a list of strings (or a shell command)")
+  -- bindings, hooks and detach keys as any session's (a bad key spec raises before a spawn)
+  local bindings, hooks, detach_spec = session.prepare(opts)
   local rows, cols = opts.rows or 24, opts.cols or 80
   local pty, err = core.pty_spawn(argv, { rows = rows, cols = cols, env = opts.env, cwd = opts.cwd })
   if not pty then return nil, err end
-  local bindings, hooks = defaults.snapshot()
-  local spec = opts.detach_keys
-  if spec == nil or spec == "" then spec = defaults.engine_detach_spec(bindings) end
-  local detach_spec, kerr = keys.detach(spec)
-  if not detach_spec then
-    pty:close()
-    error(kerr, 2)
-  end
   local conn = loop.get():fd_session(pty:fd(), true, pty)
   local s = session.new {
     kind = "local", argv = argv, id = table.concat(argv, " "), name = argv[1], pty = pty,
