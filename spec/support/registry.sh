@@ -92,7 +92,9 @@ start_one() {
   # Specs delete their manifests when done; their blobs go here, while nothing is served.
   docker-registry garbage-collect --delete-untagged "$d/config.yml" >"$d/gc.log" 2>&1 ||
     say "garbage collection of $name failed (see $d/gc.log); starting anyway"
-  setsid docker-registry serve "$d/config.yml" </dev/null >"$d/log" 2>&1 &
+  # 9>&-: the registry must not inherit the lock below, or it holds it for its whole life and
+  # the next run of this script waits on flock forever
+  setsid docker-registry serve "$d/config.yml" </dev/null 9>&- >"$d/log" 2>&1 &
   echo $! >"$d/pid"
   for _ in $(seq 100); do
     [ "$(probe "$p")" = "$want" ] && { say "$name registry on 127.0.0.1:$p"; return 0; }
