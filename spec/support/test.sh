@@ -48,12 +48,12 @@ if ! spec/support/setup.sh; then
 fi
 
 # Every spec file runs in a busted of its own under a watchdog: a file still running after
-# DPTY_SPEC_TIMEOUT seconds (default 600) is stopped and counted as failed, with the test it
+# DPTY_SPEC_TIMEOUT seconds (default 300) is stopped and counted as failed, with the test it
 # was in (spec/support/watched_output.lua writes that down), the processes then running and the
 # engine's last log lines; the next file goes on. Past DPTY_TEST_BUDGET seconds from the start
 # of this script (default 4500) no further file is started, so a run always ends, with a report,
 # well inside CI's 90 minutes.
-file_timeout=${DPTY_SPEC_TIMEOUT:-600}
+file_timeout=${DPTY_SPEC_TIMEOUT:-300}
 budget=${DPTY_TEST_BUDGET:-4500}
 
 # spec_files: the files of the default run, or what was named on the command line
