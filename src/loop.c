@@ -11,6 +11,14 @@
 
 #define STDIN_CHUNK 16384
 #define MAX_POLL 256
+/* Output that trickles in small pieces (a tty's output comes from the Engine in pieces of a
+ * few hundred bytes) is gathered for a moment before the next poll: one wakeup, one read
+ * and one write per COALESCE_US instead of per piece. The wakeups are what costs on a busy
+ * machine: each one takes a core from the Engine, which does the real work of a session.
+ * A turn that read COALESCE_BELOW or more does not wait (the stream is fast; reads are big
+ * anyway), and the delay, a millisecond, is far below what a person can see. */
+#define COALESCE_BELOW 16384
+#define COALESCE_US 1000
 
 int64_t loop_now_ms(void) {
   struct timespec t;
@@ -18,11 +26,20 @@ int64_t loop_now_ms(void) {
   return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
 }
 
+/* DPTY_COALESCE_US overrides COALESCE_US (0: off), for measuring what it is worth. */
+static long coalesce_us(void) {
+  const char *v = getenv("DPTY_COALESCE_US");
+  if (!v || !*v) return COALESCE_US;
+  long us = strtol(v, NULL, 10);
+  return us < 0 ? 0 : us > 100000 ? 100000 : us;
+}
+
 int loop_init(loop *l, char *err, size_t errcap) {
   memset(l, 0, sizeof *l);
   l->host_stdin = -1;
   l->term.fd = -1;
   l->out[1].fd = l->out[1].wfd = l->out[2].fd = l->out[2].wfd = -1;
+  l->coalesce_us = coalesce_us();
   l->multi = curl_multi_init();
   if (!l->multi) {
     snprintf(err, errcap, "libcurl could not create a multi handle");
@@ -168,8 +185,9 @@ int loop_wait(loop *l, long timeout_ms) {
 
     /* read what poll reported (or what may still be buffered: TLS, a full buffer), move
      * output held from before an attach; EOF is reported once all of it reached the host */
+    size_t fresh = 0; /* bytes read from the streams in this turn */
     for (session *s = l->sessions; s; s = s->next) {
-      if (s->readable || (l->host == s && s->pending.len)) session_pump_read(s);
+      if (s->readable || (l->host == s && s->pending.len)) fresh += session_pump_read(s);
       if (s->read_eof && !s->eof_reported && (l->host != s || (outlets_drained(l) && !s->pending.len && !s->tapped_out.len))) {
         s->eof_reported = 1;
         loop_push(l, EV_EOF, s->id, 0);
@@ -205,6 +223,12 @@ int loop_wait(loop *l, long timeout_ms) {
     if (h && h->key_deadline && h->key_deadline - now < wait_ms) wait_ms = (long)(h->key_deadline - now);
     if (wait_ms < 0) wait_ms = 0;
 
+    if (fresh && fresh < COALESCE_BELOW && wait_ms > 0) {
+      if (l->coalesce_us > 0) {
+        struct timespec pause = {l->coalesce_us / 1000000, l->coalesce_us % 1000000 * 1000};
+        nanosleep(&pause, NULL); /* EINTR: a signal is news, go on to the poll */
+      }
+    }
     int ready = 0;
     CURLMcode mc = curl_multi_wait(l->multi, fds, (unsigned)n, (int)wait_ms, &ready);
     if (mc != CURLM_OK && mc != CURLM_UNRECOVERABLE_POLL) {

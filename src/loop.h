@@ -77,6 +77,7 @@ typedef struct loop {
   term_state term;
   loop_event *events;
   size_t nevents, cap_events;
+  long coalesce_us;      /* how long trickling output is gathered before a poll (loop.c) */
 } loop;
 
 int loop_init(loop *l, char *err, size_t errcap);
@@ -103,7 +104,8 @@ void host_detach(loop *l);
 int loop_push(loop *l, int kind, int id, long value);
 int64_t loop_now_ms(void);
 void session_pump_write(session *s);
-void session_pump_read(session *s);
+/* -> bytes read from the stream in this call */
+size_t session_pump_read(session *s);
 void session_feed_keys(session *s, const unsigned char *p, size_t n);
 int session_flush_keys(session *s); /* emits held keys; a binding id they complete, or -1 */
 int session_wants_read(const session *s);

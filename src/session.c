@@ -266,8 +266,9 @@ static void deliver(session *s, const unsigned char *p, size_t n) {
  * chunk until the stream has no more for now, then written to the host at once: the
  * Engine sends a tty's output in pieces of a few hundred bytes, and one write per piece
  * would double the system calls of a bulk transfer. */
-void session_pump_read(session *s) {
+size_t session_pump_read(session *s) {
   loop *l = s->loop;
+  size_t fresh = 0;
   unsigned char chunk[READ_CHUNK];
   size_t have = 0;
   int attached = l->host == s;
@@ -277,8 +278,8 @@ void session_pump_read(session *s) {
     deliver(s, buffer_head(&s->pending), k);
     buffer_consume(&s->pending, k);
   }
-  if (attached && (s->pending.len || s->tapped_out.len)) return;
-  if (attached && !outlets_have_room(l)) return;
+  if (attached && (s->pending.len || s->tapped_out.len)) return 0;
+  if (attached && !outlets_have_room(l)) return 0;
   while (!s->read_eof) {
     size_t room = attached ? READ_CHUNK - have : buffer_space(&s->pending);
     if (room > READ_CHUNK) room = READ_CHUNK;
@@ -301,6 +302,7 @@ void session_pump_read(session *s) {
       s->read_eof = 1;
       break;
     }
+    fresh += (size_t)got;
     if (attached) {
       have += (size_t)got;
     } else {
@@ -312,6 +314,7 @@ void session_pump_read(session *s) {
     }
   }
   if (have) deliver(s, chunk, have);
+  return fresh;
 }
 
 static void queue_key_bytes(void *ud, const unsigned char *p, size_t n) {

@@ -247,6 +247,8 @@ def client_argv(name, tools, tty, cmd):
     if name == "dpty+bindings":  # the same, with an init file of idle bindings and hooks
         return ["/usr/bin/env", "DPTY_CONFIG=" + os.path.join(HERE, "idle-bindings.lua"),
                 tools["dpty"], "run"] + flags + common
+    if name == "dpty-eager":  # output read and written as each piece arrives (src/loop.c)
+        return ["/usr/bin/env", "DPTY_COALESCE_US=0", tools["dpty"], "--no-config", "run"] + flags + common
     if name == "docker":
         return [tools["docker"], "run"] + flags + common
     if name == "dockerpty":
@@ -260,6 +262,7 @@ def client_argv(name, tools, tty, cmd):
 CLIENT_TITLES = {
     "dpty": "dpty",
     "dpty+bindings": "dpty + 13 idle bindings, 3 hooks",
+    "dpty-eager": "dpty without output coalescing",
     "docker": "docker CLI",
     "dockerpty": "dockerpty 0.4.1",
     "raw": "bare socket reader",
@@ -387,6 +390,10 @@ def workload_table(res, wl, clients, show_bytes, mb=None, anon=True):
         out.append("- dpty with idle bindings / without: wall %s, CPU %s (the data path enters no Lua)" % (
             fmt_ratio(ratio(res.median(wl, "dpty+bindings", "wall"), res.median(wl, "dpty", "wall"))),
             fmt_ratio(ratio(res.median(wl, "dpty+bindings", "cpu"), res.median(wl, "dpty", "cpu")))))
+    if "dpty-eager" in clients and "dpty" in clients and res.good(wl, "dpty") and res.good(wl, "dpty-eager"):
+        out.append("- dpty / dpty without output coalescing: wall %s, CPU %s" % (
+            fmt_ratio(ratio(res.median(wl, "dpty", "wall"), res.median(wl, "dpty-eager", "wall"))),
+            fmt_ratio(ratio(res.median(wl, "dpty", "cpu"), res.median(wl, "dpty-eager", "cpu")))))
     for other in ("docker", "dockerpty", "raw"):
         if other not in clients or "dpty" not in clients:
             continue
@@ -543,7 +550,7 @@ def main():
     ap.add_argument("--bulk-mb", type=int)
     ap.add_argument("--true-reps", type=int, default=10, help="runs of `true` per client")
     ap.add_argument("--small-reps", type=int, default=3, help="runs of `seq` per client per round")
-    ap.add_argument("--clients", default="dpty,dpty+bindings,docker,dockerpty,raw")
+    ap.add_argument("--clients", default="dpty,dpty-eager,dpty+bindings,docker,dockerpty,raw")
     ap.add_argument("--workloads", default="bulk,small,true")
     ap.add_argument("--dpty", required=True)
     ap.add_argument("--launch", required=True, help="the compiled spec/bench/launch.c")
