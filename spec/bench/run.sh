@@ -53,10 +53,11 @@ cleanup_first=$("$docker" ps -aq --filter "label=$label")
 # Measure a private copy: the build tree may be rebuilt while the benchmark runs.
 cp "$dpty" "$tmp/dpty"
 cc -O2 -o "$tmp/launch" "$here/launch.c"
+cc -O2 -o "$tmp/libcurl_floor" "$here/libcurl_floor.c" -lcurl
 commit=$(git -C "$top" describe --always --dirty 2>/dev/null || echo unknown)
 
 set +e
-DPTY_COMMIT="$commit" "$py" "$here/measure.py" --dpty "$tmp/dpty" --dpty-shown "$dpty" --launch "$tmp/launch" --docker "$docker" "$@"
+DPTY_COMMIT="$commit" "$py" "$here/measure.py" --dpty "$tmp/dpty" --dpty-shown "$dpty" --launch "$tmp/launch" --floor "$tmp/libcurl_floor" --docker "$docker" "$@"
 rc=$?
 set -e
 exit $rc
