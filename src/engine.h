@@ -47,6 +47,7 @@ typedef struct request {
   int head_done;        /* 1 once the final response head has arrived (a long poll such as
                            /wait answers its head at once: then it is registered) */
   int interim;          /* the head being read is a 1xx one */
+  int head_reported;    /* the loop has announced head_done (EV_HEAD) */
   CURLcode result;
   char errbuf[CURL_ERROR_SIZE];
   int id;               /* the Lua side's handle for completion events */

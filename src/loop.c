@@ -111,6 +111,17 @@ void loop_remove_request(loop *l, request *r) {
   }
 }
 
+/* A response head that came in wakes the script (EV_HEAD): a wait that must be registered
+ * before a start is waited for by its head, and the start goes out at once. */
+static void announce_heads(loop *l) {
+  for (request *r = l->requests; r; r = r->next) {
+    if (r->head_done && !r->head_reported) {
+      r->head_reported = 1;
+      loop_push(l, EV_HEAD, r->id, 0);
+    }
+  }
+}
+
 static void collect_finished_requests(loop *l) {
   CURLMsg *m;
   int left;
@@ -244,6 +255,7 @@ int loop_wait(loop *l, long timeout_ms) {
       int running = 0;
       mc = curl_multi_perform(l->multi, &running);
       if (mc != CURLM_OK) fprintf(stderr, "dpty: libcurl: %s\n", curl_multi_strerror(mc));
+      announce_heads(l);
       collect_finished_requests(l);
     }
 

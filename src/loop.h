@@ -14,7 +14,7 @@
 #include "signals.h"
 #include "term.h"
 
-enum event_kind { EV_REQUEST, EV_EOF, EV_KEY, EV_SIGNAL, EV_OUTPUT_CLOSED, EV_OUTPUT, EV_INPUT, EV_DATA };
+enum event_kind { EV_REQUEST, EV_EOF, EV_KEY, EV_SIGNAL, EV_OUTPUT_CLOSED, EV_OUTPUT, EV_INPUT, EV_DATA, EV_HEAD };
 
 typedef struct {
   int kind;

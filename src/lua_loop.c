@@ -79,8 +79,8 @@ static int l_loop_close(lua_State *L) {
   return 0;
 }
 
-static const char *event_names[] = {"request", "eof",    "key",  "signal", "output_closed",
-                                    "output",  "input", "data"};
+static const char *event_names[] = {"request", "eof",   "key",  "signal", "output_closed",
+                                    "output",  "input", "data", "head"};
 
 /* l:wait(timeout_seconds|nil) -> flat list {kind, id, value, kind, id, value, ...} */
 static int l_loop_wait(lua_State *L) {

@@ -296,10 +296,7 @@ function Docker:wait_async(id, condition)
   -- while the start reuses an idle one; the wait would then miss the exit (next-exit
   -- blocks for ever, removed answers "No such container").
   if req.head_done then
-    local deadline = core.monotonic() + 60
-    while not (req:done() or req:head_done()) and core.monotonic() < deadline do
-      loop.run_until(function() return req:done() or req:head_done() end, 0.005)
-    end
+    loop.run_until(function() return req:done() or req:head_done() end, 60)
   end
   return {
     done = function() return req:done() end,

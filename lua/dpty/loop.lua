@@ -19,6 +19,8 @@ end
 local function dispatch(kind, id, value)
   if kind == "signal" then
     for _, fn in ipairs(signal_handlers[value] or {}) do fn(value) end
+  elseif kind == "head" then
+    -- a response head came in: nothing to call, the waiting predicates look again
   elseif kind == "request" then
     local d = detached_requests[id]
     if d then
