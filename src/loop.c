@@ -16,9 +16,10 @@
  * and one write per COALESCE_US instead of per piece. The wakeups are what costs on a busy
  * machine: each one takes a core from the Engine, which does the real work of a session.
  * A turn that read COALESCE_BELOW or more does not wait (the stream is fast; reads are big
- * anyway), and the delay, a millisecond, is far below what a person can see. */
+ * anyway), and the delay, two milliseconds, is far below what a person can see (a frame of
+ * a 60 Hz screen lasts 16 ms). */
 #define COALESCE_BELOW 16384
-#define COALESCE_US 1000
+#define COALESCE_US 2000
 
 int64_t loop_now_ms(void) {
   struct timespec t;
