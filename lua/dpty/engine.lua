@@ -1,7 +1,6 @@
 -- The Docker Engine API client: endpoints as Lua over the C transport (libcurl).
 -- Expected failures return nil, message (the Engine's own message), status.
 local cjson = require "cjson.safe"
-local core = require "dpty.core"
 local loop = require "dpty.loop"
 
 local M = {}
