@@ -555,7 +555,7 @@ def main():
     ap.add_argument("--quick", action="store_true", help="1 round, 10 MB bulk")
     ap.add_argument("--rounds", type=int)
     ap.add_argument("--bulk-mb", type=int)
-    ap.add_argument("--true-reps", type=int, default=10, help="runs of `true` per client")
+    ap.add_argument("--true-reps", type=int, default=30, help="runs of `true` per client")
     ap.add_argument("--small-reps", type=int, default=3, help="runs of `seq` per client per round")
     ap.add_argument("--clients", default="dpty,dpty-eager,dpty+bindings,docker,dockerpty,raw,floor")
     ap.add_argument("--floor", help="the compiled spec/bench/libcurl_floor.c")
