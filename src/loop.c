@@ -235,11 +235,11 @@ int loop_wait(loop *l, long timeout_ms) {
     if (h && h->key_deadline && h->key_deadline - now < wait_ms) wait_ms = (long)(h->key_deadline - now);
     if (wait_ms < 0) wait_ms = 0;
 
-    if (fresh && fresh < COALESCE_BELOW && wait_ms > 0) {
-      if (l->coalesce_us > 0) {
-        struct timespec pause = {l->coalesce_us / 1000000, l->coalesce_us % 1000000 * 1000};
-        nanosleep(&pause, NULL); /* EINTR: a signal is news, go on to the poll */
-      }
+    if (fresh && fresh < COALESCE_BELOW && wait_ms > 0 && l->coalesce_us > 0) {
+      /* never past what the poll would wait for (a timer, a key timeout, the caller's) */
+      long us = l->coalesce_us < wait_ms * 1000L ? l->coalesce_us : wait_ms * 1000L;
+      struct timespec pause = {us / 1000000, us % 1000000 * 1000};
+      (void)nanosleep(&pause, NULL); /* EINTR: a signal is news, go on to the poll */
     }
     int ready = 0;
     CURLMcode mc = curl_multi_wait(l->multi, fds, (unsigned)n, (int)wait_ms, &ready);

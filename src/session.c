@@ -261,7 +261,6 @@ static void deliver(session *s, const unsigned char *p, size_t n) {
   if (s->tapped_out.len) loop_push(s->loop, EV_OUTPUT, s->id, 0);
 }
 
-/* Reads what the stream has, as far as there is room for it. */
 /* Reads what the stream has, as far as there is room for it. Reads are gathered into one
  * chunk until the stream has no more for now, then written to the host at once: the
  * Engine sends a tty's output in pieces of a few hundred bytes, and one write per piece
