@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "core.h"
+#include "lua_class.h"
 #include "screen.h"
 
 #define SCREEN_MT "dpty.screen"
@@ -235,17 +236,7 @@ static const luaL_Reg methods[] = {
     {"close", l_close}, {NULL, NULL}};
 
 void dpty_open_screen(lua_State *L) {
-  if (luaL_newmetatable(L, SCREEN_MT)) {
-    luaL_newlib(L, methods);
-    lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, l_close);
-    lua_setfield(L, -2, "__gc");
-    lua_pushcfunction(L, l_close);
-    lua_setfield(L, -2, "__close");
-    lua_pushcfunction(L, l_tostring);
-    lua_setfield(L, -2, "__tostring");
-  }
-  lua_pop(L, 1);
+  dpty_class(L, SCREEN_MT, methods, l_close, l_tostring);
   lua_pushcfunction(L, l_screen_new);
   lua_setfield(L, -2, "screen");
 }
